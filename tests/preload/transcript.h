@@ -1,0 +1,174 @@
+/* Shared helpers for the preload test programs.
+ *
+ * Every program prints a deterministic transcript to stdout: each call as written in the
+ * source, its return value and, on failure, the errno name. The same binary is run natively
+ * and under libgreen.so and the transcripts must be byte-identical, so nothing here may print
+ * a time, a pid, a port or an address.
+ *
+ * Output goes through stdio with a flush after every line, so lines written with write(1, ...)
+ * (ctor_lib.c) and with printf stay in order.
+ */
+#ifndef GREEN_TESTS_PRELOAD_TRANSCRIPT_H
+#define GREEN_TESTS_PRELOAD_TRANSCRIPT_H
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static inline const char *errno_name(int e)
+{
+    const char *n = strerrorname_np(e);
+    return n ? n : "E?";
+}
+
+static inline void show_result(const char *what, long r, int e)
+{
+    if (r == -1)
+        printf("%s = -1 %s\n", what, errno_name(e));
+    else
+        printf("%s = %ld\n", what, r);
+    fflush(stdout);
+}
+
+/* CALL(expr): evaluate expr with errno cleared, print "expr = value [ERRNO]", keep errno,
+ * yield the value (as long). */
+#define CALL(expr)                                                                        \
+    ({                                                                                    \
+        errno = 0;                                                                        \
+        long call_r_ = (long)(expr);                                                      \
+        int call_e_ = errno;                                                              \
+        show_result(#expr, call_r_, call_e_);                                             \
+        errno = call_e_;                                                                  \
+        call_r_;                                                                          \
+    })
+
+/* For functions that return an error number instead of -1/errno (clock_nanosleep). */
+#define CALL_ERRNUM(expr)                                                                 \
+    ({                                                                                    \
+        int call_r_ = (expr);                                                             \
+        if (call_r_ == 0)                                                                 \
+            printf("%s = 0\n", #expr);                                                    \
+        else                                                                              \
+            printf("%s = %s\n", #expr, errno_name(call_r_));                              \
+        fflush(stdout);                                                                   \
+        call_r_;                                                                          \
+    })
+
+static inline void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static inline void say(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    putchar('\n');
+    fflush(stdout);
+}
+
+/* Print bytes moved: escaped text when short, length + checksum when long. */
+static inline uint64_t fnv1a(const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++) {
+        h ^= b[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+static inline void show_bytes(const char *label, const void *p, long n)
+{
+    if (n < 0) {
+        printf("  %s: (none)\n", label);
+    } else if (n <= 64) {
+        const unsigned char *b = p;
+        printf("  %s: \"", label);
+        for (long i = 0; i < n; i++) {
+            if (b[i] >= 0x20 && b[i] < 0x7f && b[i] != '"' && b[i] != '\\')
+                putchar(b[i]);
+            else
+                printf("\\x%02x", b[i]);
+        }
+        printf("\"\n");
+    } else {
+        printf("  %s: %ld bytes, fnv1a %016llx\n", label, n,
+               (unsigned long long)fnv1a(p, (size_t)n));
+    }
+    fflush(stdout);
+}
+
+static inline const char *yesno(int c) { return c ? "yes" : "no"; }
+
+/* An opaque length: keeps the compiler from seeing a constant, so that with
+ * _FORTIFY_SOURCE glibc routes read/recv/recvfrom through __read_chk/__recv_chk/
+ * __recvfrom_chk (a constant length known to fit calls the plain symbol). */
+static inline size_t dyn(size_t n)
+{
+    static volatile size_t v;
+    v = n;
+    return v;
+}
+
+static inline double mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Abort the transcript: something the test relies on for setup failed. */
+#define REQUIRE(cond)                                                                     \
+    do {                                                                                  \
+        if (!(cond)) {                                                                    \
+            printf("setup failed: %s (line %d, errno %s)\n", #cond, __LINE__,             \
+                   errno_name(errno));                                                    \
+            fflush(stdout);                                                               \
+            exit(2);                                                                      \
+        }                                                                                 \
+    } while (0)
+
+#include <fcntl.h>
+
+/* F_GETFL decoded: access mode, O_NONBLOCK, O_APPEND, and any other bits in octal. */
+static inline void show_fl(const char *label, int fd)
+{
+    errno = 0;
+    int fl = fcntl(fd, F_GETFL);
+    if (fl == -1) {
+        printf("F_GETFL(%s) = -1 %s\n", label, errno_name(errno));
+        fflush(stdout);
+        return;
+    }
+    const char *acc = (fl & O_ACCMODE) == O_RDONLY   ? "O_RDONLY"
+                      : (fl & O_ACCMODE) == O_WRONLY ? "O_WRONLY"
+                                                     : "O_RDWR";
+    printf("F_GETFL(%s) = %s%s%s", label, acc, (fl & O_NONBLOCK) ? "|O_NONBLOCK" : "",
+           (fl & O_APPEND) ? "|O_APPEND" : "");
+    int rest = fl & ~(O_ACCMODE | O_NONBLOCK | O_APPEND);
+    if (rest)
+        printf("|0%o", (unsigned)rest);
+    printf("\n");
+    fflush(stdout);
+}
+
+static inline void show_fd(const char *label, int fd)
+{
+    errno = 0;
+    int fl = fcntl(fd, F_GETFD);
+    if (fl == -1)
+        printf("F_GETFD(%s) = -1 %s\n", label, errno_name(errno));
+    else
+        printf("F_GETFD(%s) = %s\n", label, (fl & FD_CLOEXEC) ? "FD_CLOEXEC" : "0");
+    fflush(stdout);
+}
+
+#endif
