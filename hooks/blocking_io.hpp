@@ -1,0 +1,145 @@
+// How a blocking transfer on a pollable fd becomes green: try it without blocking, park the
+// fiber until the fd may be ready, try again, and report what the blocking call would have.
+//
+// Sockets are tried with MSG_DONTWAIT, so their open file descriptions are never changed. Other
+// pollable fds (pipes, FIFOs, ttys, eventfd...) have no per-call flag, and their descriptions may
+// be shared with other processes (rule 4 of DESIGN.md), so they are polled first and then
+// read or written with a size that cannot block.
+#pragma once
+
+#include "fd_table.hpp"
+#include "internal.hpp"
+
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+namespace green::hooks {
+
+enum class wait_outcome { retry, fail, block_natively };
+
+class io_wait {
+public:
+    // `events`: EPOLLIN or EPOLLOUT. `timeout_ns`: SO_RCVTIMEO/SO_SNDTIMEO, 0 for none; at the
+    // timeout the call fails with `timeout_errno` (EAGAIN, or EINPROGRESS for connect).
+    io_wait(int fd, const fd_info& info, std::uint32_t events, std::uint64_t timeout_ns,
+            int timeout_errno = EAGAIN)
+        : fd_(fd), info_(info), events_(events), timeout_(timeout_ns),
+          timeout_errno_(timeout_errno)
+    {
+    }
+
+    // Parks until the fd may be ready. On `fail`, errno says why: the timeout's errno, EBADF
+    // (closed by another green thread), EINTR (a signal handler ran).
+    wait_outcome wait();
+
+    // Whether the transfer can proceed without blocking (pollable, non-socket fds).
+    bool ready_now() const;
+
+    // How much of `remaining` bytes one write can take without blocking, once ready_now().
+    std::size_t writable_size(std::size_t remaining) const;
+
+    const fd_info& info() const { return info_; }
+
+private:
+    int fd_;
+    fd_info info_;
+    std::uint32_t events_;
+    std::uint64_t timeout_;
+    std::uint64_t deadline_ = 0;
+    int timeout_errno_;
+};
+
+// One transfer that completes as soon as anything moves (read, recv, accept...).
+// attempt(nonblock) performs the call; nonblock is MSG_DONTWAIT for sockets, 0 otherwise.
+template <class Attempt>
+ssize_t transfer_once(io_wait& w, Attempt&& attempt)
+{
+    bool socket = w.info().kind == fd_kind::socket;
+    for (;;) {
+        if (socket) {
+            ssize_t r = attempt(MSG_DONTWAIT);
+            if (r >= 0 || errno != EAGAIN)
+                return r;
+        } else if (w.ready_now()) {
+            return attempt(0);
+        }
+        switch (w.wait()) {
+        case wait_outcome::retry: continue;
+        case wait_outcome::fail: return -1;
+        case wait_outcome::block_natively: return attempt(0);
+        }
+    }
+}
+
+// A transfer of `total` bytes that a blocking call completes in full (write and send on
+// streams, recv with MSG_WAITALL): step(done, limit, nonblock) moves at most `limit` bytes from
+// offset `done`. Returns the bytes moved, or -1 only if none moved (as the kernel does when a
+// signal or a timeout ends a partial transfer).
+template <class Step>
+ssize_t transfer_all(io_wait& w, std::size_t total, Step&& step)
+{
+    bool socket = w.info().kind == fd_kind::socket;
+    std::size_t done = 0;
+    auto finish = [&](ssize_t r) -> ssize_t {
+        if (r < 0)
+            return done ? ssize_t(done) : -1;
+        return ssize_t(done + std::size_t(r));
+    };
+    if (total == 0)
+        return step(0, 0, socket ? MSG_DONTWAIT : 0);
+    while (done < total) {
+        ssize_t r = -1;
+        bool attempted = false;
+        if (socket) {
+            r = step(done, total - done, MSG_DONTWAIT);
+            attempted = true;
+        } else if (w.ready_now()) {
+            r = step(done, w.writable_size(total - done), 0);
+            attempted = true;
+        }
+        if (attempted) {
+            if (r > 0) {
+                done += std::size_t(r);
+                continue;
+            }
+            if (r == 0)
+                return ssize_t(done);  // end of stream (MSG_WAITALL) or a zero-length datagram
+            if (errno != EAGAIN)
+                return done ? ssize_t(done) : -1;
+        }
+        switch (w.wait()) {
+        case wait_outcome::retry: continue;
+        case wait_outcome::fail: return done ? ssize_t(done) : -1;
+        case wait_outcome::block_natively: return finish(step(done, total - done, 0));
+        }
+    }
+    return ssize_t(done);
+}
+
+// A window of an iovec array starting `offset` bytes in and holding at most `limit` bytes,
+// for resuming a vectored transfer after a partial one.
+class iov_window {
+public:
+    iov_window(const iovec* iov, int count, std::size_t offset, std::size_t limit);
+    ~iov_window();
+    iov_window(const iov_window&) = delete;
+    iov_window& operator=(const iov_window&) = delete;
+
+    iovec* data() { return iov_; }
+    int count() const { return count_; }
+    bool ok() const { return iov_ != nullptr || count_ == 0; }
+
+private:
+    static constexpr int inline_count = 16;
+    iovec inline_[inline_count];
+    iovec* iov_ = nullptr;
+    int count_ = 0;
+};
+
+std::size_t iov_total(const iovec* iov, int count);
+
+}  // namespace green::hooks

@@ -1,0 +1,272 @@
+// The fd lifecycle: socket, socketpair, pipe, pipe2, close, dup, dup2, dup3, fcntl, ioctl,
+// close_range, closefrom, fclose, pclose. These never park; they keep the fd table true, hide
+// the runtime's own fds from the program, and wake green threads parked on an fd that closes.
+#include "fd_table.hpp"
+#include "hook.hpp"
+
+#include <cstdarg>
+#include <cstdio>
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+using namespace green;
+
+namespace {
+
+int not_open()
+{
+    errno = EBADF;
+    return -1;
+}
+
+fd_info describe_socket(int type)
+{
+    fd_info info;
+    info.kind = fd_kind::socket;
+    info.nonblocking = type & SOCK_NONBLOCK;
+    info.socket_type = type & 0xf;
+    return info;
+}
+
+fd_info describe_pipe(int flags)
+{
+    fd_info info;
+    info.kind = fd_kind::pollable;
+    info.nonblocking = flags & O_NONBLOCK;
+    info.fifo = true;
+    return info;
+}
+
+// A new fd number whose slot may hold a stale past: forget it, classify on next use.
+void note_new(int fd)
+{
+    if (fd >= 0)
+        fd_table::note_open(fd, fd_info{});
+}
+
+// The tracked side of closing [first, last]; returns the runtime fds in the range (at most
+// `capacity`) so the caller can leave them open.
+int close_range_tracked(unsigned first, unsigned last, int* runtime_fds, int capacity)
+{
+    int found = 0;
+    unsigned end = last < unsigned(fd_table::max_tracked_fd) ? last
+                                                            : unsigned(fd_table::max_tracked_fd) - 1;
+    // Only numbers below the process's fd limit can be open.
+    long open_max = sysconf(_SC_OPEN_MAX);
+    if (open_max > 0 && end >= unsigned(open_max))
+        end = unsigned(open_max) - 1;
+    for (unsigned fd = first; fd <= end && fd >= first; ++fd) {
+        if (fd_table::is_runtime_fd(int(fd))) {
+            if (found < capacity)
+                runtime_fds[found++] = int(fd);
+        } else {
+            fd_table::note_close(int(fd));
+        }
+    }
+    return found;
+}
+
+}  // namespace
+
+GREEN_HOOK int socket(int domain, int type, int protocol)
+{
+    int fd = GREEN_REAL(socket)(domain, type, protocol);
+    if (fd < 0 || !preload::ready())
+        return fd;
+    if (tls.internal_depth)
+        return fd_table::adopt_runtime_fd(fd);
+    fd_table::note_open(fd, describe_socket(type));
+    return fd;
+}
+
+GREEN_HOOK int socketpair(int domain, int type, int protocol, int sv[2])
+{
+    int r = GREEN_REAL(socketpair)(domain, type, protocol, sv);
+    if (r == 0 && preload::ready()) {
+        if (tls.internal_depth) {
+            sv[0] = fd_table::adopt_runtime_fd(sv[0]);
+            sv[1] = fd_table::adopt_runtime_fd(sv[1]);
+        } else {
+            fd_table::note_open(sv[0], describe_socket(type));
+            fd_table::note_open(sv[1], describe_socket(type));
+        }
+    }
+    return r;
+}
+
+GREEN_HOOK int pipe2(int fds[2], int flags)
+{
+    int r = GREEN_REAL(pipe2)(fds, flags);
+    if (r == 0 && preload::ready()) {
+        if (tls.internal_depth) {
+            fds[0] = fd_table::adopt_runtime_fd(fds[0]);
+            fds[1] = fd_table::adopt_runtime_fd(fds[1]);
+        } else {
+            fd_table::note_open(fds[0], describe_pipe(flags));
+            fd_table::note_open(fds[1], describe_pipe(flags));
+        }
+    }
+    return r;
+}
+
+GREEN_HOOK int pipe(int fds[2])
+{
+    return pipe2(fds, 0);
+}
+
+GREEN_HOOK int close(int fd)
+{
+    if (tls.internal_depth == 0 && fd_table::is_runtime_fd(fd))
+        return not_open();
+    fd_table::note_close(fd);
+    return GREEN_REAL(close)(fd);
+}
+
+GREEN_HOOK int dup(int fd)
+{
+    if (fd_table::is_runtime_fd(fd))
+        return not_open();
+    int r = GREEN_REAL(dup)(fd);
+    note_new(r);
+    return r;
+}
+
+GREEN_HOOK int dup3(int old_fd, int new_fd, int flags)
+{
+    if (fd_table::is_runtime_fd(old_fd))
+        return not_open();
+    if (fd_table::is_runtime_fd(new_fd)) {
+        // The program asked for a number the runtime uses. Moving a hub's fds while its loop
+        // holds them is not supported yet (README).
+        errno = EBUSY;
+        return -1;
+    }
+    if (old_fd != new_fd)
+        fd_table::note_close(new_fd);
+    int r = GREEN_REAL(dup3)(old_fd, new_fd, flags);
+    note_new(r);
+    return r;
+}
+
+GREEN_HOOK int dup2(int old_fd, int new_fd)
+{
+    if (fd_table::is_runtime_fd(old_fd))
+        return not_open();
+    if (fd_table::is_runtime_fd(new_fd)) {
+        errno = EBUSY;
+        return -1;
+    }
+    if (old_fd != new_fd)
+        fd_table::note_close(new_fd);
+    int r = GREEN_REAL(dup2)(old_fd, new_fd);
+    if (old_fd != new_fd)
+        note_new(r);
+    return r;
+}
+
+namespace {
+
+int green_fcntl(int (*real)(int, int, ...), int fd, int cmd, void* arg)
+{
+    if (tls.internal_depth == 0 && fd_table::is_runtime_fd(fd))
+        return not_open();
+    int r = real(fd, cmd, arg);
+    if (r < 0 || !preload::ready())
+        return r;
+    switch (cmd) {
+    case F_SETFL:
+        fd_table::note_flags_changed();
+        break;
+    case F_DUPFD:
+    case F_DUPFD_CLOEXEC:
+        note_new(r);
+        break;
+    default:
+        break;
+    }
+    return r;
+}
+
+}  // namespace
+
+GREEN_HOOK int fcntl(int fd, int cmd, ...)
+{
+    va_list args;
+    va_start(args, cmd);
+    void* arg = va_arg(args, void*);  // every fcntl argument fits in a pointer-sized slot
+    va_end(args);
+    return green_fcntl(GREEN_REAL(fcntl), fd, cmd, arg);
+}
+
+extern "C" int fcntl64(int fd, int cmd, ...);
+GREEN_HOOK int fcntl64(int fd, int cmd, ...)
+{
+    va_list args;
+    va_start(args, cmd);
+    void* arg = va_arg(args, void*);
+    va_end(args);
+    return green_fcntl(GREEN_REAL(fcntl64), fd, cmd, arg);
+}
+
+GREEN_HOOK int ioctl(int fd, unsigned long request, ...)
+{
+    va_list args;
+    va_start(args, request);
+    void* arg = va_arg(args, void*);
+    va_end(args);
+    if (tls.internal_depth == 0 && fd_table::is_runtime_fd(fd))
+        return not_open();
+    int r = GREEN_REAL(ioctl)(fd, request, arg);
+    if (r == 0 && request == FIONBIO && preload::ready())
+        fd_table::note_flags_changed();
+    return r;
+}
+
+GREEN_HOOK int close_range(unsigned int first, unsigned int last, int flags)
+{
+    if (first > last || (flags & CLOSE_RANGE_CLOEXEC) || !preload::ready())
+        return GREEN_REAL(close_range)(first, last, flags);
+    // Close around the runtime's fds: a daemon that closes everything above 2 must not take
+    // the hub's epoll set, timer and wake-up fds with it.
+    int keep[64];
+    int kept = close_range_tracked(first, last, keep, 64);
+    unsigned from = first;
+    for (int i = 0; i < kept; ++i) {
+        unsigned k = unsigned(keep[i]);
+        if (k > from && GREEN_REAL(close_range)(from, k - 1, flags) != 0)
+            return -1;
+        from = k + 1;  // runtime fds sit below the fd limit: no overflow
+    }
+    return from <= last ? GREEN_REAL(close_range)(from, last, flags) : 0;
+}
+
+GREEN_HOOK void closefrom(int lowfd)
+{
+    if (lowfd < 0)
+        lowfd = 0;
+    close_range(unsigned(lowfd), ~0u, 0);
+}
+
+GREEN_HOOK int fclose(FILE* stream)
+{
+    // fclose closes its fd inside libc, past the close hook.
+    if (stream && preload::ready()) {
+        int fd = fileno(stream);
+        if (fd >= 0)
+            fd_table::note_close(fd);
+    }
+    return GREEN_REAL(fclose)(stream);
+}
+
+GREEN_HOOK int pclose(FILE* stream)
+{
+    if (stream && preload::ready()) {
+        int fd = fileno(stream);
+        if (fd >= 0)
+            fd_table::note_close(fd);
+    }
+    return GREEN_REAL(pclose)(stream);
+}

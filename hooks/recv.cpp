@@ -1,0 +1,136 @@
+// recv, __recv_chk, recvfrom, __recvfrom_chk, recvmsg, recvmmsg.
+#include "blocking_io.hpp"
+#include "hook.hpp"
+
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+extern "C" [[noreturn]] void __chk_fail(void);
+extern "C" ssize_t __recv_chk(int fd, void* buf, size_t len, size_t buflen, int flags);
+extern "C" ssize_t __recvfrom_chk(int fd, void* buf, size_t len, size_t buflen, int flags,
+                                  sockaddr* addr, socklen_t* addrlen);
+
+using namespace green;
+
+namespace {
+
+// The socket will be waited on only if the program expects the call to block.
+bool blocking_socket(int fd, int flags, fd_info& info)
+{
+    if (flags & MSG_DONTWAIT)
+        return false;
+    info = fd_table::lookup(fd);
+    return info.kind == fd_kind::socket && !info.nonblocking;
+}
+
+ssize_t green_recvfrom(int fd, void* buf, size_t len, int flags, sockaddr* addr,
+                       socklen_t* addrlen)
+{
+    fd_info info;
+    if (!blocking_socket(fd, flags, info))
+        return GREEN_REAL(recvfrom)(fd, buf, len, flags, addr, addrlen);
+    hooks::io_wait w(fd, info, EPOLLIN, info.recv_timeout);
+    if ((flags & MSG_WAITALL) && info.stream() && !(flags & MSG_PEEK)) {
+        auto* bytes = static_cast<char*>(buf);
+        return hooks::transfer_all(w, len, [&](size_t done, size_t limit, int nonblock) {
+            return GREEN_REAL(recvfrom)(fd, bytes + done, limit, flags | nonblock, addr, addrlen);
+        });
+    }
+    return hooks::transfer_once(w, [&](int nonblock) {
+        return GREEN_REAL(recvfrom)(fd, buf, len, flags | nonblock, addr, addrlen);
+    });
+}
+
+}  // namespace
+
+GREEN_HOOK ssize_t recv(int fd, void* buf, size_t len, int flags)
+{
+    if (!hooks::green_caller())
+        return GREEN_REAL(recv)(fd, buf, len, flags);
+    return green_recvfrom(fd, buf, len, flags, nullptr, nullptr);
+}
+
+GREEN_HOOK ssize_t __recv_chk(int fd, void* buf, size_t len, size_t buflen, int flags)
+{
+    if (len > buflen)
+        __chk_fail();
+    return recv(fd, buf, len, flags);
+}
+
+GREEN_HOOK ssize_t recvfrom(int fd, void* buf, size_t len, int flags, sockaddr* addr,
+                            socklen_t* addrlen)
+{
+    if (!hooks::green_caller())
+        return GREEN_REAL(recvfrom)(fd, buf, len, flags, addr, addrlen);
+    return green_recvfrom(fd, buf, len, flags, addr, addrlen);
+}
+
+GREEN_HOOK ssize_t __recvfrom_chk(int fd, void* buf, size_t len, size_t buflen, int flags,
+                                  sockaddr* addr, socklen_t* addrlen)
+{
+    if (len > buflen)
+        __chk_fail();
+    return recvfrom(fd, buf, len, flags, addr, addrlen);
+}
+
+GREEN_HOOK ssize_t recvmsg(int fd, msghdr* msg, int flags)
+{
+    fd_info info;
+    if (!hooks::green_caller() || !blocking_socket(fd, flags, info))
+        return GREEN_REAL(recvmsg)(fd, msg, flags);
+    hooks::io_wait w(fd, info, EPOLLIN, info.recv_timeout);
+    if ((flags & MSG_WAITALL) && info.stream() && !(flags & MSG_PEEK) && msg) {
+        iovec* const iov = msg->msg_iov;
+        const int count = int(msg->msg_iovlen);
+        ssize_t r = hooks::transfer_all(
+            w, hooks::iov_total(iov, count), [&](size_t done, size_t limit, int nonblock) -> ssize_t {
+                hooks::iov_window window(iov, count, done, limit);
+                if (!window.ok()) {
+                    errno = ENOMEM;
+                    return -1;
+                }
+                msg->msg_iov = window.data();
+                msg->msg_iovlen = size_t(window.count());
+                ssize_t n = GREEN_REAL(recvmsg)(fd, msg, flags | nonblock);
+                msg->msg_iov = iov;
+                msg->msg_iovlen = size_t(count);
+                return n;
+            });
+        return r;
+    }
+    return hooks::transfer_once(w, [&](int nonblock) {
+        return GREEN_REAL(recvmsg)(fd, msg, flags | nonblock);
+    });
+}
+
+GREEN_HOOK int recvmmsg(int fd, mmsghdr* vec, unsigned int vlen, int flags, timespec* timeout)
+{
+    fd_info info;
+    if (!hooks::green_caller() || !blocking_socket(fd, flags, info) || vlen == 0)
+        return GREEN_REAL(recvmmsg)(fd, vec, vlen, flags, timeout);
+    // The kernel blocks for each datagram until vlen arrived, unless MSG_WAITFORONE, and looks
+    // at `timeout` only after each datagram it received (recvmmsg(2), BUGS).
+    std::uint64_t deadline =
+        timeout ? deadline_after(now_ns(), timespec_to_ns(*timeout)) : no_deadline;
+    hooks::io_wait w(fd, info, EPOLLIN, info.recv_timeout);
+    unsigned got = 0;
+    for (;;) {
+        int r = GREEN_REAL(recvmmsg)(fd, vec + got, vlen - got, flags | MSG_DONTWAIT, nullptr);
+        if (r > 0) {
+            got += unsigned(r);
+            if (got == vlen || (flags & MSG_WAITFORONE) || now_ns() >= deadline)
+                return int(got);
+            continue;
+        }
+        if (r < 0 && errno != EAGAIN)
+            return got ? int(got) : -1;
+        switch (w.wait()) {
+        case hooks::wait_outcome::retry: continue;
+        case hooks::wait_outcome::fail: return got ? int(got) : -1;
+        case hooks::wait_outcome::block_natively: {
+            int n = GREEN_REAL(recvmmsg)(fd, vec + got, vlen - got, flags, timeout);
+            return n < 0 ? (got ? int(got) : -1) : int(got + unsigned(n));
+        }
+        }
+    }
+}

@@ -1,0 +1,221 @@
+// sigaction, signal, bsd_signal, sysv_signal, __sysv_signal, siginterrupt.
+//
+// A program's handler is installed behind a trampoline that calls it and then, if the signal
+// arrived while the hub was waiting (every green thread of that thread parked), tells the hub,
+// which interrupts one parked call. sigaction reports the program's own handler back, and the
+// kernel keeps the program's mask and flags, so nesting, SA_NODEFER and SA_ONSTACK are as
+// native. Only dispositions set through these entry points are seen (README).
+#include "signals.hpp"
+
+#include "hook.hpp"
+#include "overflow.hpp"
+
+#include <csignal>
+#include <cstring>
+
+using namespace green;
+
+namespace {
+
+struct program_action {
+    std::atomic<void*> handler{nullptr};  // sa_handler or sa_sigaction as the program gave it
+    std::atomic<int> flags{0};
+    sigset_t mask{};
+    bool wrapped = false;                 // the kernel holds our trampoline for this signal
+};
+
+program_action actions[NSIG];
+spinlock actions_lock;
+sigset_t interrupting_signals;  // siginterrupt(sig, 1): signal() installs them without SA_RESTART
+
+bool faults(int sig)
+{
+    return sig == SIGSEGV || sig == SIGBUS;
+}
+
+void trampoline(int sig, siginfo_t* info, void* context)
+{
+    if (faults(sig))
+        check_fault_for_overflow(info->si_addr);
+    program_action& a = actions[sig];
+    void* handler = a.handler.load(std::memory_order_acquire);
+    int flags = a.flags.load(std::memory_order_relaxed);
+
+    if (handler == reinterpret_cast<void*>(SIG_DFL) || handler == reinterpret_cast<void*>(SIG_IGN)) {
+        // A fault the program leaves to the default action: hand the signal back to the kernel
+        // and let the instruction fault again.
+        struct sigaction restore{};
+        restore.sa_handler = reinterpret_cast<void (*)(int)>(handler);
+        sigemptyset(&restore.sa_mask);
+        GREEN_REAL(sigaction)(sig, &restore, nullptr);
+        return;
+    }
+    if (flags & SA_RESETHAND) {
+        // The kernel reset the disposition on delivery; keep the program's view equal.
+        a.handler.store(reinterpret_cast<void*>(SIG_DFL), std::memory_order_release);
+        a.wrapped = false;
+    }
+    if (flags & SA_SIGINFO)
+        reinterpret_cast<void (*)(int, siginfo_t*, void*)>(handler)(sig, info, context);
+    else
+        reinterpret_cast<void (*)(int)>(handler)(sig);
+
+    // Only a signal that reached a thread whose hub was waiting interrupts: one that arrives
+    // while a green thread runs program code, as on a running native thread, interrupts nothing.
+    hub* h = tls.home;
+    if (h && tls.running && tls.running->is_hub) {
+        int saved = errno;
+        h->note_signal(flags & SA_RESTART);
+        errno = saved;
+    }
+}
+
+bool is_default_or_ignore(void* handler)
+{
+    return handler == reinterpret_cast<void*>(SIG_DFL) || handler == reinterpret_cast<void*>(SIG_IGN);
+}
+
+int green_sigaction(int sig, const struct sigaction* act, struct sigaction* old)
+{
+    if (sig <= 0 || sig >= NSIG || sig == SIGKILL || sig == SIGSTOP)
+        return GREEN_REAL(sigaction)(sig, act, old);
+    spinlock_guard g(actions_lock);
+    program_action& a = actions[sig];
+
+    struct sigaction previous{};
+    bool previous_wrapped = a.wrapped;
+    if (previous_wrapped) {
+        previous.sa_sigaction =
+            reinterpret_cast<void (*)(int, siginfo_t*, void*)>(a.handler.load());
+        previous.sa_flags = a.flags.load();
+        previous.sa_mask = a.mask;
+    }
+
+    int r;
+    struct sigaction kernel_old{};
+    if (!act) {
+        r = GREEN_REAL(sigaction)(sig, nullptr, &kernel_old);
+    } else {
+        void* handler = (act->sa_flags & SA_SIGINFO) ? reinterpret_cast<void*>(act->sa_sigaction)
+                                                     : reinterpret_cast<void*>(act->sa_handler);
+        if (is_default_or_ignore(handler) && !faults(sig)) {
+            r = GREEN_REAL(sigaction)(sig, act, &kernel_old);
+            if (r == 0)
+                a.wrapped = false;
+        } else {
+            struct sigaction installed = *act;
+            installed.sa_sigaction = &trampoline;
+            installed.sa_flags |= SA_SIGINFO;
+            if (faults(sig))
+                installed.sa_flags |= SA_ONSTACK;  // an overflowed fiber stack has no room left
+            a.handler.store(handler, std::memory_order_release);
+            a.flags.store(act->sa_flags, std::memory_order_relaxed);
+            a.mask = act->sa_mask;
+            r = GREEN_REAL(sigaction)(sig, &installed, &kernel_old);
+            if (r == 0)
+                a.wrapped = true;
+        }
+    }
+    if (r == 0 && old)
+        *old = previous_wrapped ? previous : kernel_old;  // sa_handler shares sa_sigaction's slot
+    return r;
+}
+
+using handler_t = void (*)(int);
+
+handler_t install_simple(int sig, handler_t handler, int flags)
+{
+    struct sigaction act{};
+    act.sa_handler = handler;
+    sigemptyset(&act.sa_mask);
+    if (!(flags & SA_NODEFER) && sig > 0 && sig < NSIG)
+        sigaddset(&act.sa_mask, sig);
+    act.sa_flags = flags;
+    struct sigaction old{};
+    if (green_sigaction(sig, &act, &old) != 0)
+        return SIG_ERR;
+    return old.sa_handler;
+}
+
+}  // namespace
+
+GREEN_HOOK int sigaction(int sig, const struct sigaction* act, struct sigaction* old)
+{
+    if (tls.internal_depth || !preload::ready())
+        return GREEN_REAL(sigaction)(sig, act, old);
+    return green_sigaction(sig, act, old);
+}
+
+GREEN_HOOK handler_t signal(int sig, handler_t handler)
+{
+    if (tls.internal_depth || !preload::ready())
+        return GREEN_REAL(signal)(sig, handler);
+    // glibc's signal(): BSD semantics, restarting unless siginterrupt() said otherwise.
+    bool interrupting = sig > 0 && sig < NSIG && sigismember(&interrupting_signals, sig) == 1;
+    return install_simple(sig, handler, interrupting ? 0 : SA_RESTART);
+}
+
+GREEN_HOOK handler_t bsd_signal(int sig, handler_t handler)
+{
+    return signal(sig, handler);
+}
+
+GREEN_HOOK handler_t sysv_signal(int sig, handler_t handler)
+{
+    if (tls.internal_depth || !preload::ready())
+        return GREEN_REAL(sysv_signal)(sig, handler);
+    return install_simple(sig, handler, SA_RESETHAND | SA_NODEFER);
+}
+
+extern "C" handler_t __sysv_signal(int sig, handler_t handler);
+GREEN_HOOK handler_t __sysv_signal(int sig, handler_t handler)
+{
+    return sysv_signal(sig, handler);
+}
+
+GREEN_HOOK int siginterrupt(int sig, int interrupt)
+{
+    if (tls.internal_depth || !preload::ready())
+        return GREEN_REAL(siginterrupt)(sig, interrupt);
+    if (sig <= 0 || sig >= NSIG) {
+        errno = EINVAL;
+        return -1;
+    }
+    struct sigaction act{};
+    if (green_sigaction(sig, nullptr, &act) != 0)
+        return -1;
+    {
+        spinlock_guard g(actions_lock);
+        if (interrupt)
+            sigaddset(&interrupting_signals, sig);
+        else
+            sigdelset(&interrupting_signals, sig);
+    }
+    if (interrupt)
+        act.sa_flags &= ~SA_RESTART;
+    else
+        act.sa_flags |= SA_RESTART;
+    return green_sigaction(sig, &act, nullptr);
+}
+
+namespace green::hooks {
+
+void install_signal_interposition()
+{
+    // The fault signals always go through the trampoline (program view: as they were), so a
+    // guard-page hit can be reported as the stack overflow it is.
+    for (int sig : {SIGSEGV, SIGBUS}) {
+        struct sigaction current{};
+        if (GREEN_REAL(sigaction)(sig, nullptr, &current) != 0)
+            continue;
+        void* handler = (current.sa_flags & SA_SIGINFO)
+                            ? reinterpret_cast<void*>(current.sa_sigaction)
+                            : reinterpret_cast<void*>(current.sa_handler);
+        current.sa_flags &= ~SA_SIGINFO;
+        if (!is_default_or_ignore(handler))
+            current.sa_flags |= SA_SIGINFO;
+        green_sigaction(sig, &current, nullptr);
+    }
+}
+
+}  // namespace green::hooks

@@ -1,0 +1,50 @@
+// write, writev.
+#include "blocking_io.hpp"
+#include "hook.hpp"
+
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+using namespace green;
+
+GREEN_HOOK ssize_t write(int fd, const void* buf, size_t count)
+{
+    if (!hooks::green_caller())
+        return GREEN_REAL(write)(fd, buf, count);
+    fd_info info = fd_table::lookup(fd);
+    if (info.nonblocking || (info.kind != fd_kind::socket && info.kind != fd_kind::pollable))
+        return GREEN_REAL(write)(fd, buf, count);
+    hooks::io_wait w(fd, info, EPOLLOUT, info.send_timeout);
+    auto* bytes = static_cast<const char*>(buf);
+    return hooks::transfer_all(w, count, [&](size_t done, size_t limit, int nonblock) {
+        // send(2) with no flags is write(2) on a socket (SIGPIPE included).
+        return nonblock ? GREEN_REAL(send)(fd, bytes + done, limit, nonblock)
+                        : GREEN_REAL(write)(fd, bytes + done, limit);
+    });
+}
+
+GREEN_HOOK ssize_t writev(int fd, const struct iovec* iov, int iovcnt)
+{
+    if (!hooks::green_caller())
+        return GREEN_REAL(writev)(fd, iov, iovcnt);
+    fd_info info = fd_table::lookup(fd);
+    if (info.nonblocking || (info.kind != fd_kind::socket && info.kind != fd_kind::pollable) ||
+        iovcnt < 0)
+        return GREEN_REAL(writev)(fd, iov, iovcnt);
+    hooks::io_wait w(fd, info, EPOLLOUT, info.send_timeout);
+    size_t total = hooks::iov_total(iov, iovcnt);
+    return hooks::transfer_all(w, total, [&](size_t done, size_t limit, int nonblock) -> ssize_t {
+        hooks::iov_window window(iov, iovcnt, done, limit);
+        if (!window.ok()) {
+            errno = ENOMEM;
+            return -1;
+        }
+        if (!nonblock)
+            return GREEN_REAL(writev)(fd, window.data(), window.count());
+        msghdr msg{};
+        msg.msg_iov = window.data();
+        msg.msg_iovlen = size_t(window.count());
+        return GREEN_REAL(sendmsg)(fd, &msg, nonblock);
+    });
+}

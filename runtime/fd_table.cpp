@@ -1,0 +1,382 @@
+#include "fd_table.hpp"
+
+#include "hub.hpp"
+#include "internal.hpp"
+
+#include <cerrno>
+#include <fcntl.h>
+#include <new>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace green::fd_table {
+namespace {
+
+struct fd_slot {
+    spinlock lock;
+    std::atomic<fd_kind> kind{fd_kind::unknown};  // read without the lock by is_runtime_fd
+    std::uint32_t generation = 0;
+    bool nonblocking = false;
+    std::uint32_t flags_epoch = 0;
+    std::uint64_t recv_timeout = 0;
+    std::uint64_t send_timeout = 0;
+    int socket_type = 0;
+    bool fifo = false;
+    hub* owner = nullptr;           // whose poller holds the registration
+    fd_waiter* waiters = nullptr;
+};
+
+constexpr int chunk_bits = 10;
+constexpr int chunk_size = 1 << chunk_bits;
+constexpr int chunk_count = max_tracked_fd / chunk_size;
+
+std::atomic<fd_slot*> chunks[chunk_count];
+std::atomic<std::uint32_t> flags_epoch{1};
+
+fd_slot* slot_for(int fd)
+{
+    if (fd < 0 || fd >= max_tracked_fd)
+        return nullptr;
+    auto& chunk = chunks[fd >> chunk_bits];
+    fd_slot* c = chunk.load(std::memory_order_acquire);
+    if (!c) {
+        auto* fresh = new (std::nothrow) fd_slot[chunk_size];
+        if (!fresh)
+            return nullptr;
+        if (chunk.compare_exchange_strong(c, fresh, std::memory_order_acq_rel))
+            c = fresh;
+        else
+            delete[] fresh;
+    }
+    return &c[fd & (chunk_size - 1)];
+}
+
+std::uint64_t timeval_ns(const timeval& tv)
+{
+    return std::uint64_t(tv.tv_sec) * 1000000000u + std::uint64_t(tv.tv_usec) * 1000u;
+}
+
+std::uint64_t socket_timeout(int fd, int option)
+{
+    timeval tv{};
+    socklen_t len = sizeof tv;
+    if (getsockopt(fd, SOL_SOCKET, option, &tv, &len) != 0)
+        return 0;
+    return timeval_ns(tv);
+}
+
+// Character devices are pollable or not by driver (a tty is, /dev/null is not); epoll says
+// which. Asked once per fd lifetime, on a scratch epoll set of the runtime's.
+bool epoll_accepts(int fd)
+{
+    static int probe = [] {
+        internal_scope scope;
+        return adopt_runtime_fd(epoll_create1(EPOLL_CLOEXEC));
+    }();
+    if (probe < 0)
+        return true;
+    epoll_event ev{};
+    ev.events = EPOLLET;
+    if (epoll_ctl(probe, EPOLL_CTL_ADD, fd, &ev) != 0)
+        return errno != EPERM;
+    epoll_ctl(probe, EPOLL_CTL_DEL, fd, nullptr);
+    return true;
+}
+
+void classify(int fd, fd_slot& s)
+{
+    internal_scope scope;
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return;  // not open: stay unknown, the caller passes through and libc says EBADF
+    fd_kind kind;
+    switch (st.st_mode & S_IFMT) {
+    case S_IFSOCK: kind = fd_kind::socket; break;
+    case S_IFREG:
+    case S_IFDIR:
+    case S_IFBLK:
+    case S_IFLNK: kind = fd_kind::inert; break;
+    case S_IFCHR: kind = epoll_accepts(fd) ? fd_kind::pollable : fd_kind::inert; break;
+    default: kind = fd_kind::pollable; break;  // FIFOs and anonymous inodes (eventfd, ...)
+    }
+    if (kind != fd_kind::inert) {
+        int flags = fcntl(fd, F_GETFL);
+        s.nonblocking = flags >= 0 && (flags & O_NONBLOCK);
+        s.flags_epoch = flags_epoch.load(std::memory_order_acquire);
+    }
+    if (kind == fd_kind::socket) {
+        s.recv_timeout = socket_timeout(fd, SO_RCVTIMEO);
+        s.send_timeout = socket_timeout(fd, SO_SNDTIMEO);
+        socklen_t len = sizeof s.socket_type;
+        if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &s.socket_type, &len) != 0)
+            s.socket_type = 0;
+    }
+    s.fifo = S_ISFIFO(st.st_mode);
+    s.kind.store(kind, std::memory_order_relaxed);
+}
+
+void refresh_flags(int fd, fd_slot& s)
+{
+    internal_scope scope;
+    std::uint32_t epoch = flags_epoch.load(std::memory_order_acquire);
+    int flags = fcntl(fd, F_GETFL);
+    s.nonblocking = flags >= 0 && (flags & O_NONBLOCK);
+    s.flags_epoch = epoch;
+}
+
+void unlink_waiter(fd_slot& s, fd_waiter& w)
+{
+    if (w.prev)
+        w.prev->next = w.next;
+    else
+        s.waiters = w.next;
+    if (w.next)
+        w.next->prev = w.prev;
+    w.prev = w.next = nullptr;
+    w.linked = false;
+}
+
+// With the slot locked: the fd is gone (closed, or its number reused behind our back).
+void retire(int fd, fd_slot& s)
+{
+    ++s.generation;
+    if (s.owner) {
+        internal_scope scope;
+        epoll_ctl(s.owner->poller_fd(), EPOLL_CTL_DEL, fd, nullptr);
+        s.owner = nullptr;
+    }
+    while (fd_waiter* w = s.waiters) {
+        unlink_waiter(s, *w);
+        hub::try_wake(w->owner, wake_reason::fd_closed);
+    }
+    s.kind.store(fd_kind::unknown, std::memory_order_relaxed);
+    s.nonblocking = false;
+    s.recv_timeout = s.send_timeout = 0;
+    s.socket_type = 0;
+    s.fifo = false;
+}
+
+int runtime_fd_floor()
+{
+    // High enough to stay out of the way of the lowest-numbered allocation programs rely on,
+    // low enough not to make the kernel grow the fd table to a large soft limit.
+    rlimit limit{};
+    rlim_t soft = getrlimit(RLIMIT_NOFILE, &limit) == 0 ? limit.rlim_cur : 1024;
+    if (soft == RLIM_INFINITY || soft > 4096)
+        soft = 4096;
+    return soft > 256 ? int(soft) - 128 : int(soft) / 2;
+}
+
+}  // namespace
+
+fd_info lookup(int fd)
+{
+    fd_info info;
+    fd_slot* s = slot_for(fd);
+    if (!s) {
+        info.kind = fd_kind::inert;
+        return info;
+    }
+    spinlock_guard g(s->lock);
+    fd_kind kind = s->kind.load(std::memory_order_relaxed);
+    if (kind == fd_kind::unknown) {
+        classify(fd, *s);
+        kind = s->kind.load(std::memory_order_relaxed);
+        if (kind == fd_kind::unknown)
+            kind = fd_kind::inert;
+    } else if ((kind == fd_kind::socket || kind == fd_kind::pollable) &&
+               s->flags_epoch != flags_epoch.load(std::memory_order_acquire)) {
+        refresh_flags(fd, *s);
+    }
+    info.kind = kind;
+    info.nonblocking = s->nonblocking;
+    info.recv_timeout = s->recv_timeout;
+    info.send_timeout = s->send_timeout;
+    info.socket_type = s->socket_type;
+    info.fifo = s->fifo;
+    info.generation = s->generation;
+    return info;
+}
+
+void note_open(int fd, const fd_info& what)
+{
+    fd_slot* s = slot_for(fd);
+    if (!s)
+        return;
+    int saved = errno;
+    spinlock_guard g(s->lock);
+    // Whatever the slot held was closed behind our back (by libc itself, or a raw syscall).
+    retire(fd, *s);
+    s->nonblocking = what.nonblocking;
+    s->flags_epoch = flags_epoch.load(std::memory_order_acquire);
+    s->recv_timeout = what.recv_timeout;
+    s->send_timeout = what.send_timeout;
+    s->socket_type = what.socket_type;
+    s->fifo = what.fifo;
+    s->kind.store(what.kind, std::memory_order_relaxed);
+    errno = saved;
+}
+
+void note_close(int fd)
+{
+    fd_slot* s = slot_for(fd);
+    if (!s)
+        return;
+    int saved = errno;
+    {
+        spinlock_guard g(s->lock);
+        retire(fd, *s);
+    }
+    errno = saved;
+}
+
+void note_flags_changed()
+{
+    flags_epoch.fetch_add(1, std::memory_order_acq_rel);
+}
+
+void note_timeout(int fd, bool receive, std::uint64_t timeout_ns)
+{
+    fd_slot* s = slot_for(fd);
+    if (!s)
+        return;
+    spinlock_guard g(s->lock);
+    (receive ? s->recv_timeout : s->send_timeout) = timeout_ns;
+}
+
+int adopt_runtime_fd(int fd)
+{
+    if (fd < 0)
+        return fd;
+    internal_scope scope;
+    static const int floor = runtime_fd_floor();
+    int moved = fd < floor ? fcntl(fd, F_DUPFD_CLOEXEC, floor) : -1;
+    if (moved >= 0) {
+        ::close(fd);
+        fd = moved;
+    } else {
+        fcntl(fd, F_SETFD, FD_CLOEXEC);
+    }
+    if (fd_slot* s = slot_for(fd)) {
+        spinlock_guard g(s->lock);
+        retire(fd, *s);
+        s->kind.store(fd_kind::runtime, std::memory_order_relaxed);
+    }
+    return fd;
+}
+
+bool is_runtime_fd(int fd)
+{
+    fd_slot* s = fd >= 0 && fd < max_tracked_fd ? chunks[fd >> chunk_bits].load(std::memory_order_acquire) : nullptr;
+    return s && s[fd & (chunk_size - 1)].kind.load(std::memory_order_relaxed) == fd_kind::runtime;
+}
+
+void release_runtime_fd(int fd)
+{
+    if (fd < 0)
+        return;
+    internal_scope scope;
+    if (fd_slot* s = slot_for(fd)) {
+        spinlock_guard g(s->lock);
+        retire(fd, *s);
+    }
+    ::close(fd);
+}
+
+fd_wait_result wait(int fd, std::uint32_t generation, std::uint32_t events,
+                    std::uint64_t deadline, interrupt_mode mode)
+{
+    fd_slot* s = slot_for(fd);
+    hub* h = hub::for_this_thread();
+    if (!s || !h)
+        return fd_wait_result::not_pollable;
+    fiber* self = tls.running;
+    {
+        spinlock_guard g(s->lock);
+        if (s->generation != generation)
+            return fd_wait_result::closed;
+        if (!s->owner) {
+            // One registration for the fd's lifetime, edge-triggered: a fiber only parks after
+            // its attempt failed, and any later change of readiness is a new edge.
+            epoll_event ev{};
+            ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+            ev.data.u64 = (std::uint64_t(generation) << 32) | std::uint32_t(fd);
+            internal_scope scope;
+            int r = epoll_ctl(h->poller_fd(), EPOLL_CTL_ADD, fd, &ev);
+            if (r != 0 && errno == EEXIST)
+                r = epoll_ctl(h->poller_fd(), EPOLL_CTL_MOD, fd, &ev);
+            if (r != 0) {
+                if (errno == EPERM)
+                    s->kind.store(fd_kind::inert, std::memory_order_relaxed);
+                return errno == EBADF ? fd_wait_result::closed : fd_wait_result::not_pollable;
+            }
+            s->owner = h;
+        }
+        self->wake.store(int(wake_reason::waiting), std::memory_order_relaxed);
+        fd_waiter& w = self->waiter;
+        w.owner = self;
+        w.events = events;
+        w.prev = nullptr;
+        w.next = s->waiters;
+        if (s->waiters)
+            s->waiters->prev = &w;
+        s->waiters = &w;
+        w.linked = true;
+    }
+    stats.fd_waits.fetch_add(1, std::memory_order_relaxed);
+    wake_reason reason = h->park(deadline, mode);
+    {
+        spinlock_guard g(s->lock);
+        if (self->waiter.linked)
+            unlink_waiter(*s, self->waiter);
+    }
+    switch (reason) {
+    case wake_reason::timed_out: return fd_wait_result::timed_out;
+    case wake_reason::fd_closed: return fd_wait_result::closed;
+    case wake_reason::interrupted: return fd_wait_result::interrupted;
+    default: return fd_wait_result::ready;
+    }
+}
+
+void dispatch(std::uint64_t token, std::uint32_t events)
+{
+    int fd = int(std::uint32_t(token));
+    auto generation = std::uint32_t(token >> 32);
+    fd_slot* s = slot_for(fd);
+    if (!s)
+        return;
+    constexpr std::uint32_t wakes_readers = EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR;
+    constexpr std::uint32_t wakes_writers = EPOLLOUT | EPOLLHUP | EPOLLERR;
+    std::uint32_t wanted = ((events & wakes_readers) ? std::uint32_t(EPOLLIN) : 0u) |
+                           ((events & wakes_writers) ? std::uint32_t(EPOLLOUT) : 0u);
+    spinlock_guard g(s->lock);
+    if (s->generation != generation)
+        return;  // an event of an fd closed since; its number may be reused already
+    for (fd_waiter* w = s->waiters; w;) {
+        fd_waiter* next = w->next;
+        if (w->events & wanted) {
+            unlink_waiter(*s, *w);
+            hub::try_wake(w->owner, wake_reason::ready);
+        }
+        w = next;
+    }
+}
+
+void forget_hub(hub* owner)
+{
+    for (auto& chunk : chunks) {
+        fd_slot* c = chunk.load(std::memory_order_acquire);
+        if (!c)
+            continue;
+        for (int i = 0; i < chunk_size; ++i) {
+            spinlock_guard g(c[i].lock);
+            if (c[i].owner == owner)
+                c[i].owner = nullptr;
+        }
+    }
+}
+
+}  // namespace green::fd_table

@@ -1,0 +1,83 @@
+// What the runtime knows about each fd of the process: its kind, the blocking mode the program
+// sees, its socket timeouts, which hub's poller it is registered with, and who waits on it.
+//
+// An fd is registered once, edge-triggered, with the poller of the first hub that waits on it,
+// and stays registered until it is closed: per-wait registration costs two epoll_ctl calls and
+// halves throughput. A slot's generation changes at every close, so an event or a waiter for a
+// closed fd can never be mistaken for one of the fd that reuses its number.
+#pragma once
+
+#include "fiber.hpp"
+
+#include <cstdint>
+
+namespace green {
+
+class hub;
+
+enum class fd_kind : std::uint8_t {
+    unknown,   // not looked at yet
+    socket,    // made green with MSG_DONTWAIT per call
+    pollable,  // pipes, FIFOs, ttys, eventfd, timerfd, signalfd, inotify: readiness first
+    inert,     // regular files, directories, block devices, /dev/null: never "ready"-polled
+    runtime,   // the runtime's own fds: invisible to the program
+};
+
+struct fd_info {
+    fd_kind kind = fd_kind::unknown;
+    bool nonblocking = false;        // O_NONBLOCK as the program set it
+    std::uint64_t recv_timeout = 0;  // SO_RCVTIMEO in ns, 0: none
+    std::uint64_t send_timeout = 0;  // SO_SNDTIMEO in ns, 0: none
+    int socket_type = 0;             // SOCK_STREAM, SOCK_DGRAM... for sockets
+    bool fifo = false;               // a pipe or FIFO (its free space can be measured)
+    std::uint32_t generation = 0;
+
+    bool stream() const { return socket_type == 1 /* SOCK_STREAM */; }
+};
+
+enum class fd_wait_result { ready, timed_out, closed, interrupted, not_pollable };
+
+namespace fd_table {
+
+// The largest fd the table tracks; larger fds pass straight through.
+constexpr int max_tracked_fd = 1 << 20;
+
+// Classifies the fd on first sight (fstat, F_GETFL, SO_RCVTIMEO/SO_SNDTIMEO). Never fails:
+// an fd that is not open reads as `inert`, so the real call reports EBADF itself.
+fd_info lookup(int fd);
+
+// An fd the program just received from a hooked call, with what that call tells about it
+// (kind, nonblocking, timeouts, socket_type, fifo; the generation is ignored). A kind of
+// `unknown` only forgets what was known, to be classified on next use (dup, F_DUPFD).
+void note_open(int fd, const fd_info& what);
+
+// Before the real close (or dup2 onto fd, or fclose): parked waiters wake with `closed`, the
+// poller registration is dropped. Preserves errno.
+void note_close(int fd);
+
+// O_NONBLOCK changed on some open file description; descriptions are shared between dup'd fds,
+// so every cached mode is re-read on next use.
+void note_flags_changed();
+
+void note_timeout(int fd, bool receive, std::uint64_t timeout_ns);
+
+// The runtime's own fds: moved above the program's range, close-on-exec, and reported as not
+// open (EBADF) to a program that tries to close them. Returns the new fd, or -1 with errno.
+int adopt_runtime_fd(int fd);
+bool is_runtime_fd(int fd);
+// Closes a runtime fd (hub teardown). Ignores -1.
+void release_runtime_fd(int fd);
+
+// Parks the running fiber until `events` (EPOLLIN/EPOLLOUT) may be possible on fd, the deadline
+// passes, the fd is closed or a signal interrupts. `generation` is the one lookup returned.
+fd_wait_result wait(int fd, std::uint32_t generation, std::uint32_t events,
+                    std::uint64_t deadline, interrupt_mode mode);
+
+// Called by a hub's poller for each event it reads.
+void dispatch(std::uint64_t token, std::uint32_t events);
+
+// Drops every registration with `owner`'s poller (the hub is going away).
+void forget_hub(hub* owner);
+
+}  // namespace fd_table
+}  // namespace green

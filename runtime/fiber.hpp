@@ -1,0 +1,80 @@
+// A green thread: a context, its stack, and the bookkeeping a park needs. Fibers are created and
+// run by a hub (hub.hpp); this header is the data, shared by the hub, the timers and the fd table.
+#pragma once
+
+#include "context.hpp"
+#include "stack.hpp"
+
+#include <atomic>
+#include <cstdint>
+
+namespace green {
+
+class hub;
+struct fiber;
+
+using fiber_entry = void (*)(void* arg);
+
+// Why a parked fiber resumed. `waiting` is the value while it is still parked; a waker claims
+// the fiber by swapping it for a reason, so that exactly one waker makes it runnable.
+enum class wake_reason : int {
+    waiting = 0,
+    ready,        // the event it waited for happened (or a plain wake-up)
+    timed_out,    // its deadline passed
+    fd_closed,    // another green thread closed the fd it waited on
+    interrupted,  // a signal handler ran while it was parked (EINTR)
+};
+
+// Which signals end a park with `interrupted`, mirroring what the kernel does to one blocked
+// native thread.
+enum class interrupt_mode : std::uint8_t {
+    never,           // internal waits (join, the runtime's own locks)
+    unless_restart,  // read, write, accept...: SA_RESTART handlers let the call continue
+    always,          // sleeps and calls with a timeout: EINTR even with SA_RESTART (signal(7))
+};
+
+struct timer_entry {
+    std::uint64_t deadline = 0;
+    std::size_t heap_index = SIZE_MAX;  // SIZE_MAX: not queued
+    bool queued() const { return heap_index != SIZE_MAX; }
+};
+
+// A fiber waiting on an fd, linked into that fd's slot (fd_table.cpp).
+struct fd_waiter {
+    fiber* owner = nullptr;
+    std::uint32_t events = 0;
+    fd_waiter* prev = nullptr;
+    fd_waiter* next = nullptr;
+    bool linked = false;
+};
+
+enum class fiber_state : std::uint8_t { runnable, running, parked, finished };
+
+struct fiber {
+    context ctx;
+    hub* home = nullptr;
+    stack stk;
+    fiber_entry entry = nullptr;
+    void* arg = nullptr;
+    std::uint64_t id = 0;
+
+    fiber_state state = fiber_state::runnable;
+    std::atomic<int> wake{int(wake_reason::waiting)};
+    interrupt_mode interruptible = interrupt_mode::never;
+    int saved_errno = 0;
+
+    fiber* next_ready = nullptr;            // the hub's ready queue
+    fiber* prev_parked = nullptr;           // the hub's list of interruptible parked fibers
+    fiber* next_parked = nullptr;
+    timer_entry timer;
+    fd_waiter waiter;
+
+    fiber* joiner = nullptr;
+    bool detached = false;
+    bool is_hub = false;                    // the hub's own context
+    bool is_root = false;                   // an OS thread's original flow, on its own stack
+
+    void* asan_fake_stack = nullptr;        // AddressSanitizer's per-context bookkeeping
+};
+
+}  // namespace green

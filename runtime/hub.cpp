@@ -1,0 +1,453 @@
+#include "hub.hpp"
+
+#include "fd_table.hpp"
+#include "log.hpp"
+#include "overflow.hpp"
+
+#include <cerrno>
+#include <csignal>
+#include <new>
+#include <pthread.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/common_interface_defs.h>
+#define GREEN_ASAN 1
+#endif
+
+namespace green {
+
+__thread thread_state tls __attribute__((tls_model("initial-exec")));
+runtime_stats stats;
+
+namespace {
+
+// The hub's own context runs libuv callbacks and the scheduler, never program code.
+constexpr std::size_t hub_stack_size = 256 * 1024;
+constexpr int poller_batch = 256;
+
+// Switches from one fiber to another, telling AddressSanitizer which stack becomes current so
+// that it follows the switch. `from_dies`: `from` will never run again (its stack is freed).
+void* switch_fibers(fiber* from, fiber* to, void* transfer, bool from_dies = false)
+{
+#ifdef GREEN_ASAN
+    __sanitizer_start_switch_fiber(from_dies ? nullptr : &from->asan_fake_stack, to->stk.limit,
+                                   to->stk.usable_size());
+#else
+    (void)from_dies;
+#endif
+    void* t = switch_context(from->ctx, to->ctx, transfer);
+#ifdef GREEN_ASAN
+    __sanitizer_finish_switch_fiber(from->asan_fake_stack, nullptr, nullptr);
+#endif
+    return t;
+}
+
+void entered_fresh_context()
+{
+#ifdef GREEN_ASAN
+    __sanitizer_finish_switch_fiber(nullptr, nullptr, nullptr);
+#endif
+}
+
+// The root fiber runs on the thread's own stack; its bounds matter to AddressSanitizer and to
+// the overflow check.
+void describe_thread_stack(stack& s)
+{
+    pthread_attr_t attr;
+    if (pthread_getattr_np(pthread_self(), &attr) != 0)
+        return;
+    void* base = nullptr;
+    std::size_t size = 0;
+    if (pthread_attr_getstack(&attr, &base, &size) == 0)
+        s = adopt_stack(base, size);
+    pthread_attr_destroy(&attr);
+}
+
+}  // namespace
+
+hub* hub::for_this_thread()
+{
+    if (tls.home)
+        return tls.home;
+    internal_scope scope;
+    hub* h = new (std::nothrow) hub();
+    if (!h) {
+        errno = EAGAIN;
+        return nullptr;
+    }
+    if (!h->init()) {
+        int saved = errno;
+        delete h;
+        errno = saved;
+        return nullptr;
+    }
+    tls.home = h;
+    tls.running = h->root_;
+    stats.hubs.fetch_add(1, std::memory_order_relaxed);
+    return h;
+}
+
+bool hub::init()
+{
+    if (uv_loop_init(&loop_) != 0) {
+        errno = EMFILE;
+        return false;
+    }
+    loop_.data = this;
+
+    poller_fd_ = fd_table::adopt_runtime_fd(epoll_create1(EPOLL_CLOEXEC));
+    wakeup_fd_ = fd_table::adopt_runtime_fd(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+    int timer_fd = timers_.open();
+    if (poller_fd_ < 0 || wakeup_fd_ < 0 || timer_fd < 0)
+        return false;
+
+    struct watch {
+        uv_poll_t* handle;
+        int fd;
+        uv_poll_cb callback;
+    };
+    for (const watch& w : {watch{&poller_watch_, poller_fd_, &hub::on_poller},
+                           watch{&timer_watch_, timer_fd, &hub::on_timer},
+                           watch{&wakeup_watch_, wakeup_fd_, &hub::on_wakeup}}) {
+        if (uv_poll_init(&loop_, w.handle, w.fd) != 0)
+            return false;
+        w.handle->data = this;
+        if (uv_poll_start(w.handle, UV_READABLE, w.callback) != 0)
+            return false;
+    }
+
+    hub_fiber_.is_hub = true;
+    hub_fiber_.home = this;
+    if (!allocate_stack(hub_stack_size, hub_fiber_.stk))
+        return false;
+    hub_fiber_.ctx = make_context(hub_fiber_.stk.top, &hub::hub_main, this);
+
+    root_ = new (std::nothrow) fiber();
+    if (!root_)
+        return false;
+    root_->is_root = true;
+    root_->home = this;
+    root_->id = next_fiber_id_++;
+    root_->state = fiber_state::running;
+    describe_thread_stack(root_->stk);
+    live_fibers_ = 1;
+
+    ensure_overflow_stack_for_this_thread();
+    return true;
+}
+
+hub::~hub()
+{
+    internal_scope scope;
+    fd_table::forget_hub(this);
+    if (loop_.data == this) {
+        // Handles are marked initialised by their data pointer (set right after uv_poll_init).
+        for (uv_poll_t* h : {&poller_watch_, &timer_watch_, &wakeup_watch_})
+            if (h->data == this)
+                uv_close(reinterpret_cast<uv_handle_t*>(h), nullptr);
+        uv_run(&loop_, UV_RUN_NOWAIT);
+        uv_loop_close(&loop_);
+    }
+    fd_table::release_runtime_fd(poller_fd_);
+    fd_table::release_runtime_fd(wakeup_fd_);
+    if (hub_fiber_.stk.mapping)
+        release_stack(hub_fiber_.stk);
+    delete root_;
+}
+
+void hub::destroy_for_this_thread()
+{
+    hub* h = tls.home;
+    if (!h || tls.running != h->root_ || h->live_fibers_ > 1)
+        return;
+    tls.home = nullptr;
+    tls.running = nullptr;
+    delete h;
+}
+
+fiber* hub::spawn(fiber_entry entry, void* arg, const spawn_options& options)
+{
+    fiber* f = new (std::nothrow) fiber();
+    if (!f) {
+        errno = EAGAIN;
+        return nullptr;
+    }
+    if (options.stack_base) {
+        f->stk = adopt_stack(options.stack_base, options.stack_size);
+    } else if (!allocate_stack(options.stack_size, f->stk)) {
+        delete f;
+        errno = EAGAIN;
+        return nullptr;
+    }
+    f->home = this;
+    f->entry = entry;
+    f->arg = arg;
+    f->id = next_fiber_id_++;
+    f->detached = options.detached;
+    f->ctx = make_context(f->stk.top, &hub::fiber_main, f);
+    ++live_fibers_;
+    stats.fibers.fetch_add(1, std::memory_order_relaxed);
+    make_ready(f);
+    return f;
+}
+
+void hub::fiber_main(void* arg, void*)
+{
+    entered_fresh_context();
+    auto* f = static_cast<fiber*>(arg);
+    f->entry(f->arg);
+    f->home->finish_running();
+}
+
+void hub::finish_running()
+{
+    fiber* f = tls.running;
+    f->state = fiber_state::finished;
+    --live_fibers_;
+    if (f->joiner)
+        try_wake(f->joiner, wake_reason::ready);
+    tls.running = &hub_fiber_;
+    switch_fibers(f, &hub_fiber_, f, /*from_dies=*/true);
+    __builtin_unreachable();
+}
+
+void hub::reclaim(fiber* f)
+{
+    release_stack(f->stk);
+    delete f;
+}
+
+void hub::join(fiber* f)
+{
+    while (f->state != fiber_state::finished) {
+        fiber* self = tls.running;
+        f->joiner = self;
+        self->wake.store(int(wake_reason::waiting), std::memory_order_relaxed);
+        // The finishing fiber may live on another hub and finish concurrently; re-check after
+        // publishing ourselves as its joiner so that its wake-up cannot be missed.
+        if (f->state == fiber_state::finished)
+            break;
+        park(no_deadline, interrupt_mode::never);
+    }
+    reclaim(f);
+}
+
+void hub::detach(fiber* f)
+{
+    if (f->state == fiber_state::finished)
+        reclaim(f);
+    else
+        f->detached = true;
+}
+
+void hub::make_ready(fiber* f)
+{
+    f->state = fiber_state::runnable;
+    f->next_ready = nullptr;
+    if (ready_tail_)
+        ready_tail_->next_ready = f;
+    else
+        ready_head_ = f;
+    ready_tail_ = f;
+}
+
+void hub::yield()
+{
+    fiber* self = tls.running;
+    make_ready(self);
+    self->saved_errno = errno;
+    tls.running = &hub_fiber_;
+    switch_fibers(self, &hub_fiber_, nullptr);
+}
+
+wake_reason hub::park(std::uint64_t deadline, interrupt_mode mode)
+{
+    fiber* self = tls.running;
+    if (deadline != no_deadline)
+        timers_.add(self, deadline);
+    self->interruptible = mode;
+    if (mode != interrupt_mode::never) {
+        self->prev_parked = nullptr;
+        self->next_parked = parked_interruptible_;
+        if (parked_interruptible_)
+            parked_interruptible_->prev_parked = self;
+        parked_interruptible_ = self;
+    }
+    self->state = fiber_state::parked;
+    self->saved_errno = errno;
+    stats.parks.fetch_add(1, std::memory_order_relaxed);
+
+    tls.running = &hub_fiber_;
+    switch_fibers(self, &hub_fiber_, nullptr);
+
+    timers_.remove(self);
+    if (mode != interrupt_mode::never) {
+        if (self->prev_parked)
+            self->prev_parked->next_parked = self->next_parked;
+        else
+            parked_interruptible_ = self->next_parked;
+        if (self->next_parked)
+            self->next_parked->prev_parked = self->prev_parked;
+        self->prev_parked = self->next_parked = nullptr;
+    }
+    return wake_reason(self->wake.load(std::memory_order_acquire));
+}
+
+wake_reason hub::sleep_until(std::uint64_t deadline, interrupt_mode mode)
+{
+    stats.sleeps.fetch_add(1, std::memory_order_relaxed);
+    tls.running->wake.store(int(wake_reason::waiting), std::memory_order_relaxed);
+    return park(deadline, mode);
+}
+
+bool hub::try_wake(fiber* f, wake_reason reason)
+{
+    int expected = int(wake_reason::waiting);
+    if (!f->wake.compare_exchange_strong(expected, int(reason), std::memory_order_acq_rel))
+        return false;
+    hub* h = f->home;
+    if (tls.home == h)
+        h->make_ready(f);
+    else
+        h->post_remote(f);
+    return true;
+}
+
+void hub::post_remote(fiber* f)
+{
+    {
+        spinlock_guard g(remote_lock_);
+        remote_ready_.push_back(f);
+    }
+    if (!wakeup_signalled_.exchange(true, std::memory_order_acq_rel)) {
+        std::uint64_t one = 1;
+        syscall(SYS_write, wakeup_fd_, &one, sizeof one);
+    }
+}
+
+void hub::note_signal(bool restart)
+{
+    // Runs in a signal handler: only lock-free atomics and a raw write.
+    if (restart)
+        pending_restart_signals_.fetch_add(1, std::memory_order_relaxed);
+    else
+        pending_signals_.fetch_add(1, std::memory_order_relaxed);
+    wakeup_signalled_.store(true, std::memory_order_relaxed);
+    std::uint64_t one = 1;
+    syscall(SYS_write, wakeup_fd_, &one, sizeof one);
+}
+
+void hub::handle_signals()
+{
+    // As the kernel interrupts one blocked thread per delivered signal, each handler run
+    // interrupts one parked fiber: the root (the thread the signal reached) if it is parked,
+    // otherwise the most recently parked one.
+    auto interrupt_one = [this](bool restart) {
+        auto eligible = [restart](fiber* f) {
+            return f->interruptible == interrupt_mode::always ||
+                   (!restart && f->interruptible == interrupt_mode::unless_restart);
+        };
+        if (root_->state == fiber_state::parked && eligible(root_) &&
+            try_wake(root_, wake_reason::interrupted))
+            return;
+        for (fiber* f = parked_interruptible_; f; f = f->next_parked)
+            if (eligible(f) && try_wake(f, wake_reason::interrupted))
+                return;
+    };
+    for (unsigned n = pending_signals_.exchange(0, std::memory_order_relaxed); n; --n)
+        interrupt_one(false);
+    for (unsigned n = pending_restart_signals_.exchange(0, std::memory_order_relaxed); n; --n)
+        interrupt_one(true);
+}
+
+void hub::switch_to(fiber* to)
+{
+    fiber* self = &hub_fiber_;
+    to->state = fiber_state::running;
+    tls.running = to;
+    errno = to->saved_errno;
+    after_switch(switch_fibers(self, to, nullptr));
+}
+
+void hub::after_switch(void* transfer)
+{
+    // Back on the hub after a fiber switched out: `transfer` is a fiber that just finished.
+    if (auto* done = static_cast<fiber*>(transfer); done && tls.running == &hub_fiber_) {
+        if (done->detached)
+            reclaim(done);
+    }
+}
+
+void hub::check_stack(fiber* f)
+{
+    if (f->is_root || f->stk.guarded || !f->stk.mapping)
+        return;
+    if (static_cast<char*>(f->ctx.sp) < static_cast<char*>(f->stk.limit) + 256)
+        report_overflow_and_abort(f);
+}
+
+void hub::run_ready_batch()
+{
+    // Only the fibers ready now: those they wake wait for the next batch, after the loop has
+    // been polled once, so a fiber that yields in a loop cannot starve I/O and timers.
+    fiber* batch = ready_head_;
+    ready_head_ = ready_tail_ = nullptr;
+    while (batch) {
+        fiber* f = batch;
+        batch = f->next_ready;
+        f->next_ready = nullptr;
+        switch_to(f);
+        if (f->state != fiber_state::finished)
+            check_stack(f);
+    }
+}
+
+void hub::hub_main(void* arg, void*)
+{
+    entered_fresh_context();
+    auto* h = static_cast<hub*>(arg);
+    for (;;) {
+        h->run_ready_batch();
+        uv_run(&h->loop_, h->ready_head_ ? UV_RUN_NOWAIT : UV_RUN_ONCE);
+    }
+}
+
+void hub::on_poller(uv_poll_t* handle, int, int)
+{
+    auto* h = static_cast<hub*>(handle->data);
+    epoll_event events[poller_batch];
+    int n;
+    do {
+        n = epoll_wait(h->poller_fd_, events, poller_batch, 0);
+        for (int i = 0; i < n; ++i)
+            fd_table::dispatch(events[i].data.u64, events[i].events);
+    } while (n == poller_batch);
+}
+
+void hub::on_timer(uv_poll_t* handle, int, int)
+{
+    auto* h = static_cast<hub*>(handle->data);
+    h->timers_.run_expired(now_ns(), [](fiber* f) { try_wake(f, wake_reason::timed_out); });
+}
+
+void hub::on_wakeup(uv_poll_t* handle, int, int)
+{
+    auto* h = static_cast<hub*>(handle->data);
+    std::uint64_t count;
+    while (::read(h->wakeup_fd_, &count, sizeof count) > 0) {
+    }
+    h->wakeup_signalled_.store(false, std::memory_order_release);
+    std::vector<fiber*> woken;
+    {
+        spinlock_guard g(h->remote_lock_);
+        woken.swap(h->remote_ready_);
+    }
+    for (fiber* f : woken)
+        h->make_ready(f);
+    h->handle_signals();
+}
+
+}  // namespace green

@@ -1,0 +1,92 @@
+// Small pieces every part of the runtime uses: the per-OS-thread state, the scope that marks
+// the runtime's own calls into libc, a spinlock, the monotonic clock and diagnostics.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <ctime>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+namespace green {
+
+class hub;
+struct fiber;
+
+// Per OS thread. Initial-exec TLS: the library is loaded at start-up (LD_PRELOAD), and the
+// signal handlers read this, so it must never need a lazy allocation.
+struct thread_state {
+    hub* home = nullptr;          // this thread's hub, once it has one
+    fiber* running = nullptr;     // the fiber running on this thread (null: none / hub context)
+    int internal_depth = 0;       // > 0 while the runtime itself calls libc
+    bool native_only = false;     // threads the runtime made for itself never turn green
+};
+
+extern __thread thread_state tls __attribute__((tls_model("initial-exec")));
+
+// Marks the runtime's own calls into libc (libuv, c-ares, diagnostics): an interposed call made
+// inside this scope must go straight to libc. Nests.
+class internal_scope {
+public:
+    internal_scope() { ++tls.internal_depth; }
+    ~internal_scope() { --tls.internal_depth; }
+    internal_scope(const internal_scope&) = delete;
+    internal_scope& operator=(const internal_scope&) = delete;
+};
+
+// For critical sections of a few instructions shared between OS threads. It must not use
+// pthread_mutex: under libgreen that symbol is the program's, and may itself park.
+class spinlock {
+public:
+    void lock()
+    {
+        for (unsigned spins = 0; flag_.exchange(true, std::memory_order_acquire); ++spins) {
+            if (spins < 64)
+                __builtin_ia32_pause();
+            else
+                syscall(SYS_sched_yield);  // the holder was preempted; let it run
+        }
+    }
+    void unlock() { flag_.store(false, std::memory_order_release); }
+
+private:
+    std::atomic<bool> flag_{false};
+};
+
+class spinlock_guard {
+public:
+    explicit spinlock_guard(spinlock& l) : lock_(l) { lock_.lock(); }
+    ~spinlock_guard() { lock_.unlock(); }
+    spinlock_guard(const spinlock_guard&) = delete;
+    spinlock_guard& operator=(const spinlock_guard&) = delete;
+
+private:
+    spinlock& lock_;
+};
+
+inline std::uint64_t now_ns()
+{
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return std::uint64_t(ts.tv_sec) * 1000000000u + std::uint64_t(ts.tv_nsec);
+}
+
+inline std::uint64_t timespec_to_ns(const timespec& ts)
+{
+    return std::uint64_t(ts.tv_sec) * 1000000000u + std::uint64_t(ts.tv_nsec);
+}
+
+inline timespec ns_to_timespec(std::uint64_t ns)
+{
+    return timespec{time_t(ns / 1000000000u), long(ns % 1000000000u)};
+}
+
+// Adds without wrapping: a timeout of years is "never".
+inline std::uint64_t deadline_after(std::uint64_t now, std::uint64_t delay)
+{
+    return delay > UINT64_MAX - now ? UINT64_MAX : now + delay;
+}
+
+constexpr std::uint64_t no_deadline = UINT64_MAX;
+
+}  // namespace green
