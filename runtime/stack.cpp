@@ -75,10 +75,21 @@ bool want_guard(stack_pool& p)
 void configure_stacks(const stack_config& config)
 {
     auto& p = pool();
+    std::vector<stack> stale;
+    {
+        spinlock_guard g(p.lock);
+        p.config = config;
+        p.resolved_default = round_to_pages(config.default_size ? config.default_size
+                                                                : native_default_stack_size());
+        // Pooled stacks have the old default size and, maybe, the old guard policy.
+        stale.swap(p.free_stacks);
+    }
+    for (stack& s : stale) {
+        if (s.guarded)
+            p.guarded.fetch_sub(1, std::memory_order_relaxed);
+        munmap(s.mapping, s.mapping_size);
+    }
     spinlock_guard g(p.lock);
-    p.config = config;
-    p.resolved_default = round_to_pages(config.default_size ? config.default_size
-                                                            : native_default_stack_size());
     // Each guarded stack costs two VMAs; leave half of the map budget to the program.
     p.guard_budget = read_max_map_count() / 4;
 }

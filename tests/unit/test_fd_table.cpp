@@ -1,0 +1,215 @@
+// Waiting on fds: thousands at once, close while parked, fd number reuse, runtime fds.
+#include "fd_table.hpp"
+#include "hub.hpp"
+
+#include <catch2/catch.hpp>
+#include <fcntl.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <vector>
+
+using green::hub;
+namespace fd_table = green::fd_table;
+
+namespace {
+
+green::fd_info socket_info()
+{
+    green::fd_info info;
+    info.kind = green::fd_kind::socket;
+    info.socket_type = SOCK_STREAM;
+    return info;
+}
+
+// A blocking receive as the hooks make it: try without blocking, park until readable.
+ssize_t green_recv(int fd, void* buf, std::size_t len, green::fd_wait_result* last = nullptr)
+{
+    for (;;) {
+        ssize_t r = recv(fd, buf, len, MSG_DONTWAIT);
+        if (r >= 0 || errno != EAGAIN)
+            return r;
+        green::fd_info info = fd_table::lookup(fd);
+        auto w = fd_table::wait(fd, info.generation, EPOLLIN, green::no_deadline,
+                                green::interrupt_mode::unless_restart);
+        if (last)
+            *last = w;
+        if (w != green::fd_wait_result::ready) {
+            errno = EBADF;
+            return -1;
+        }
+    }
+}
+
+void raise_fd_limit(rlim_t wanted)
+{
+    rlimit lim{};
+    getrlimit(RLIMIT_NOFILE, &lim);
+    if (lim.rlim_cur < wanted && lim.rlim_max >= wanted) {
+        lim.rlim_cur = wanted;
+        setrlimit(RLIMIT_NOFILE, &lim);
+    }
+}
+
+}  // namespace
+
+TEST_CASE("thousands of fibers each parked on its own socket all progress", "[fd]")
+{
+    raise_fd_limit(20000);
+    hub* h = hub::for_this_thread();
+    REQUIRE(h);
+    constexpr int n = 3000;
+    struct conn {
+        int reader = -1, writer = -1;
+        char got = 0;
+    };
+    std::vector<conn> conns(n);
+    for (auto& c : conns) {
+        int sv[2];
+        REQUIRE(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+        c.reader = sv[0];
+        c.writer = sv[1];
+        fd_table::note_open(c.reader, socket_info());
+    }
+    std::vector<green::fiber*> readers;
+    for (auto& c : conns)
+        readers.push_back(h->spawn(
+            [](void* p) {
+                auto* c = static_cast<conn*>(p);
+                REQUIRE(green_recv(c->reader, &c->got, 1) == 1);
+            },
+            &c));
+    // Let every reader park, then feed them in reverse order.
+    h->yield();
+    CHECK(green::stats.fd_waits.load() >= std::uint64_t(n));
+    for (int i = n - 1; i >= 0; --i) {
+        char byte = char('a' + i % 26);
+        REQUIRE(write(conns[i].writer, &byte, 1) == 1);
+    }
+    for (auto* f : readers)
+        h->join(f);
+    for (int i = 0; i < n; ++i) {
+        REQUIRE(conns[i].got == char('a' + i % 26));
+        fd_table::note_close(conns[i].reader);
+        close(conns[i].reader);
+        close(conns[i].writer);
+    }
+}
+
+TEST_CASE("a fiber parked on an fd that another fiber closes wakes with closed", "[fd]")
+{
+    hub* h = hub::for_this_thread();
+    int sv[2];
+    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    fd_table::note_open(sv[0], socket_info());
+    struct state {
+        int fd;
+        green::fd_wait_result result = green::fd_wait_result::ready;
+        ssize_t r = 0;
+    } st{sv[0]};
+    auto* reader = h->spawn(
+        [](void* p) {
+            auto* s = static_cast<state*>(p);
+            char c;
+            s->r = green_recv(s->fd, &c, 1, &s->result);
+        },
+        &st);
+    h->yield();  // the reader parks
+    fd_table::note_close(sv[0]);
+    close(sv[0]);
+    h->join(reader);
+    CHECK(st.r == -1);
+    CHECK(st.result == green::fd_wait_result::closed);
+    close(sv[1]);
+}
+
+TEST_CASE("a reused fd number never wakes the old waiter", "[fd]")
+{
+    hub* h = hub::for_this_thread();
+    int first[2];
+    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM, 0, first) == 0);
+    fd_table::note_open(first[0], socket_info());
+    green::fd_info old_info = fd_table::lookup(first[0]);
+    REQUIRE(old_info.kind == green::fd_kind::socket);
+
+    // Close and reopen: the kernel hands out the same number again.
+    fd_table::note_close(first[0]);
+    close(first[0]);
+    int second[2];
+    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM, 0, second) == 0);
+    REQUIRE(second[0] == first[0]);
+    fd_table::note_open(second[0], socket_info());
+
+    // A wait with the old generation is refused at once...
+    auto stale = fd_table::wait(second[0], old_info.generation, EPOLLIN, green::no_deadline,
+                                green::interrupt_mode::never);
+    CHECK(stale == green::fd_wait_result::closed);
+    // ...and one with the new generation works.
+    auto* reader = h->spawn(
+        [](void* p) {
+            char c = 0;
+            REQUIRE(green_recv(*static_cast<int*>(p), &c, 1) == 1);
+            REQUIRE(c == 'z');
+        },
+        &second[0]);
+    h->yield();
+    REQUIRE(write(second[1], "z", 1) == 1);
+    h->join(reader);
+    fd_table::note_close(second[0]);
+    close(second[0]);
+    close(second[1]);
+    close(first[1]);
+}
+
+TEST_CASE("a wait times out at its deadline", "[fd]")
+{
+    hub::for_this_thread();
+    int sv[2];
+    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    fd_table::note_open(sv[0], socket_info());
+    green::fd_info info = fd_table::lookup(sv[0]);
+    std::uint64_t deadline = green::now_ns() + 10000000u;
+    auto r = fd_table::wait(sv[0], info.generation, EPOLLIN, deadline,
+                            green::interrupt_mode::always);
+    CHECK(r == green::fd_wait_result::timed_out);
+    CHECK(green::now_ns() >= deadline);
+    fd_table::note_close(sv[0]);
+    close(sv[0]);
+    close(sv[1]);
+}
+
+TEST_CASE("regular files and /dev/null are never polled; pipes and sockets are", "[fd]")
+{
+    int file = open("/proc/self/status", O_RDONLY);
+    int null_fd = open("/dev/null", O_RDWR);
+    int p[2];
+    REQUIRE(pipe(p) == 0);
+    CHECK(fd_table::lookup(file).kind == green::fd_kind::inert);
+    CHECK(fd_table::lookup(null_fd).kind == green::fd_kind::inert);
+    CHECK(fd_table::lookup(p[0]).kind == green::fd_kind::pollable);
+    CHECK(fd_table::lookup(p[0]).fifo);
+    CHECK(fd_table::lookup(12345).kind == green::fd_kind::inert);  // not open
+    for (int fd : {file, null_fd, p[0], p[1]}) {
+        fd_table::note_close(fd);
+        close(fd);
+    }
+}
+
+TEST_CASE("the runtime's fds are moved out of the program's range", "[fd]")
+{
+    int low_before = dup(0);  // the number the program gets next
+    close(low_before);
+    int raw = dup(0);         // taken by the runtime...
+    REQUIRE(raw == low_before);
+    int moved = fd_table::adopt_runtime_fd(raw);
+    CHECK(moved > 100);
+    CHECK(fd_table::is_runtime_fd(moved));
+    CHECK((fcntl(moved, F_GETFD) & FD_CLOEXEC) != 0);
+    // ...and given back: the program's next fd is the one it would have had without us.
+    int next = dup(0);
+    CHECK(next == low_before);
+    close(next);
+    fd_table::release_runtime_fd(moved);
+    CHECK_FALSE(fd_table::is_runtime_fd(moved));
+}
