@@ -11,6 +11,16 @@ using namespace green;
 
 namespace {
 
+bool listening(int fd)
+{
+    int accepting = 0;
+    socklen_t len = sizeof accepting;
+    int saved = errno;
+    bool ok = getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &len) == 0;
+    errno = saved;
+    return !ok || accepting;
+}
+
 // accept has no per-call non-blocking flag, so the listening socket is polled before each
 // try. (Another process sharing the listener may take the connection between the two: then the
 // accept blocks its hub until the next one arrives; see the README.)
@@ -20,9 +30,11 @@ int green_accept4(int fd, sockaddr* addr, socklen_t* addrlen, int flags)
     if (info.kind != fd_kind::socket || info.nonblocking)
         return GREEN_REAL(accept4)(fd, addr, addrlen, flags);
     hooks::io_wait w(fd, info, EPOLLIN, info.recv_timeout);
-    for (;;) {
+    for (bool checked_listening = false;; checked_listening = true) {
         if (w.ready_now())
             break;
+        if (!checked_listening && !listening(fd))
+            break;  // libc fails at once (EINVAL); only a listener is worth waiting on
         switch (w.wait()) {
         case hooks::wait_outcome::retry: continue;
         case hooks::wait_outcome::fail: return -1;

@@ -59,9 +59,12 @@ template <class Attempt>
 ssize_t transfer_once(io_wait& w, Attempt&& attempt)
 {
     bool socket = w.info().kind == fd_kind::socket;
+    int entry_errno = errno;  // a call that succeeds leaves errno alone, whatever was tried
     for (;;) {
         if (socket) {
             ssize_t r = attempt(MSG_DONTWAIT);
+            if (r >= 0)
+                errno = entry_errno;
             if (r >= 0 || errno != EAGAIN)
                 return r;
         } else if (w.ready_now()) {
@@ -83,10 +86,18 @@ template <class Step>
 ssize_t transfer_all(io_wait& w, std::size_t total, Step&& step)
 {
     bool socket = w.info().kind == fd_kind::socket;
+    int entry_errno = errno;  // a call that succeeds leaves errno alone, whatever was tried
     std::size_t done = 0;
+    auto partial = [&]() -> ssize_t {
+        if (!done)
+            return -1;
+        errno = entry_errno;
+        return ssize_t(done);
+    };
     auto finish = [&](ssize_t r) -> ssize_t {
         if (r < 0)
-            return done ? ssize_t(done) : -1;
+            return partial();
+        errno = entry_errno;
         return ssize_t(done + std::size_t(r));
     };
     if (total == 0)
@@ -107,17 +118,17 @@ ssize_t transfer_all(io_wait& w, std::size_t total, Step&& step)
                 continue;
             }
             if (r == 0)
-                return ssize_t(done);  // end of stream (MSG_WAITALL) or a zero-length datagram
+                return finish(0);  // end of stream (MSG_WAITALL) or a zero-length datagram
             if (errno != EAGAIN)
-                return done ? ssize_t(done) : -1;
+                return partial();
         }
         switch (w.wait()) {
         case wait_outcome::retry: continue;
-        case wait_outcome::fail: return done ? ssize_t(done) : -1;
+        case wait_outcome::fail: return partial();
         case wait_outcome::block_natively: return finish(step(done, total - done, 0));
         }
     }
-    return ssize_t(done);
+    return finish(0);
 }
 
 // A window of an iovec array starting `offset` bytes in and holding at most `limit` bytes,

@@ -19,6 +19,7 @@ GREEN_HOOK int connect(int fd, const sockaddr* addr, socklen_t len)
 
     // connect has no per-call flag: the socket is made non-blocking for the call only. It is
     // almost always fresh and private to this process, and is put back before returning.
+    int entry_errno = errno;
     int flags = GREEN_REAL(fcntl)(fd, F_GETFL);
     if (flags < 0)
         return GREEN_REAL(connect)(fd, addr, len);
@@ -27,8 +28,10 @@ GREEN_HOOK int connect(int fd, const sockaddr* addr, socklen_t len)
     int connect_errno = errno;
     GREEN_REAL(fcntl)(fd, F_SETFL, flags);
     errno = connect_errno;
-    if (r == 0)
+    if (r == 0) {
+        errno = entry_errno;
         return 0;
+    }
     if (errno == EAGAIN) {
         // A full AF_UNIX backlog: the blocking connect waits for room in the listener's queue,
         // which no fd of ours reports. Block as the program asked.
@@ -50,13 +53,9 @@ GREEN_HOOK int connect(int fd, const sockaddr* addr, socklen_t len)
         case hooks::wait_outcome::block_natively: return GREEN_REAL(connect)(fd, addr, len);
         }
     }
-    int error = 0;
-    socklen_t error_len = sizeof error;
-    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &error_len) != 0)
-        return -1;
-    if (error != 0) {
-        errno = error;
-        return -1;
-    }
-    return 0;
+    // Connected or failed. A blocking connect ends by moving the socket to its connected state
+    // (or reporting the error); calling it now does exactly that without blocking, so that a
+    // later connect on it says EISCONN as it would natively.
+    errno = entry_errno;
+    return GREEN_REAL(connect)(fd, addr, len);
 }

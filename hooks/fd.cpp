@@ -31,12 +31,13 @@ fd_info describe_socket(int type)
     return info;
 }
 
-fd_info describe_pipe(int flags)
+fd_info describe_pipe(int flags, int access)
 {
     fd_info info;
     info.kind = fd_kind::pollable;
     info.nonblocking = flags & O_NONBLOCK;
     info.fifo = true;
+    info.access = access;
     return info;
 }
 
@@ -105,8 +106,8 @@ GREEN_HOOK int pipe2(int fds[2], int flags)
             fds[0] = fd_table::adopt_runtime_fd(fds[0]);
             fds[1] = fd_table::adopt_runtime_fd(fds[1]);
         } else {
-            fd_table::note_open(fds[0], describe_pipe(flags));
-            fd_table::note_open(fds[1], describe_pipe(flags));
+            fd_table::note_open(fds[0], describe_pipe(flags, O_RDONLY));
+            fd_table::note_open(fds[1], describe_pipe(flags, O_WRONLY));
         }
     }
     return r;

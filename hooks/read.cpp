@@ -16,7 +16,7 @@ namespace {
 ssize_t green_read(int fd, void* buf, size_t count)
 {
     fd_info info = fd_table::lookup(fd);
-    if (info.nonblocking || (info.kind != fd_kind::socket && info.kind != fd_kind::pollable))
+    if (!info.green_for_reading())
         return GREEN_REAL(read)(fd, buf, count);
     hooks::io_wait w(fd, info, EPOLLIN, info.recv_timeout);
     return hooks::transfer_once(w, [&](int nonblock) {
@@ -49,7 +49,7 @@ GREEN_HOOK ssize_t readv(int fd, const struct iovec* iov, int iovcnt)
     if (!hooks::green_caller())
         return GREEN_REAL(readv)(fd, iov, iovcnt);
     fd_info info = fd_table::lookup(fd);
-    if (info.nonblocking || (info.kind != fd_kind::socket && info.kind != fd_kind::pollable))
+    if (!info.green_for_reading())
         return GREEN_REAL(readv)(fd, iov, iovcnt);
     hooks::io_wait w(fd, info, EPOLLIN, info.recv_timeout);
     return hooks::transfer_once(w, [&](int nonblock) -> ssize_t {

@@ -13,7 +13,7 @@ GREEN_HOOK ssize_t write(int fd, const void* buf, size_t count)
     if (!hooks::green_caller())
         return GREEN_REAL(write)(fd, buf, count);
     fd_info info = fd_table::lookup(fd);
-    if (info.nonblocking || (info.kind != fd_kind::socket && info.kind != fd_kind::pollable))
+    if (!info.green_for_writing())
         return GREEN_REAL(write)(fd, buf, count);
     hooks::io_wait w(fd, info, EPOLLOUT, info.send_timeout);
     auto* bytes = static_cast<const char*>(buf);
@@ -29,8 +29,7 @@ GREEN_HOOK ssize_t writev(int fd, const struct iovec* iov, int iovcnt)
     if (!hooks::green_caller())
         return GREEN_REAL(writev)(fd, iov, iovcnt);
     fd_info info = fd_table::lookup(fd);
-    if (info.nonblocking || (info.kind != fd_kind::socket && info.kind != fd_kind::pollable) ||
-        iovcnt < 0)
+    if (!info.green_for_writing() || iovcnt < 0)
         return GREEN_REAL(writev)(fd, iov, iovcnt);
     hooks::io_wait w(fd, info, EPOLLOUT, info.send_timeout);
     size_t total = hooks::iov_total(iov, iovcnt);

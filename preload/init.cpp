@@ -1,6 +1,7 @@
 #include "init.hpp"
 
 #include "config.hpp"
+#include "fd_table.hpp"
 #include "hub.hpp"
 #include "internal.hpp"
 #include "overflow.hpp"
@@ -9,6 +10,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
+#include <fcntl.h>
 #include <unistd.h>
 
 namespace green::preload {
@@ -16,6 +18,10 @@ namespace green::preload {
 std::atomic<int> init_state{0};
 
 namespace {
+
+// Programs may close stderr before exit (coreutils does so in an atexit handler that runs
+// before ours), so the stats line goes to a copy taken at start, hidden from the program.
+int stats_fd = -1;
 
 void print_stats()
 {
@@ -26,7 +32,7 @@ void print_stats()
         " fd_waits=%" PRIu64 " sleeps=%" PRIu64 "\n",
         stats.hubs.load(), stats.hubs.load() + stats.fibers.load(), stats.parks.load(),
         stats.fd_waits.load(), stats.sleeps.load());
-    syscall(SYS_write, 2, line, n > 0 ? std::size_t(n) : 0);
+    syscall(SYS_write, stats_fd, line, n > 0 ? std::size_t(n) : 0);
 }
 
 void initialise()
@@ -36,8 +42,10 @@ void initialise()
     set_log_level(c.log);
     configure_stacks(stack_config{c.stack_size, c.stack_guard, 1024});
     hooks::install_signal_interposition();
-    if (c.stats)
+    if (c.stats) {
+        stats_fd = fd_table::adopt_runtime_fd(fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 0));
         std::atexit(print_stats);
+    }
 }
 
 }  // namespace

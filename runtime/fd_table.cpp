@@ -25,6 +25,7 @@ struct fd_slot {
     std::uint64_t send_timeout = 0;
     int socket_type = 0;
     bool fifo = false;
+    std::uint8_t access = O_RDWR;
     hub* owner = nullptr;           // whose poller holds the registration
     fd_waiter* waiters = nullptr;
 };
@@ -105,6 +106,7 @@ void classify(int fd, fd_slot& s)
     if (kind != fd_kind::inert) {
         int flags = fcntl(fd, F_GETFL);
         s.nonblocking = flags >= 0 && (flags & O_NONBLOCK);
+        s.access = flags >= 0 ? std::uint8_t(flags & O_ACCMODE) : O_RDWR;
         s.flags_epoch = flags_epoch.load(std::memory_order_acquire);
     }
     if (kind == fd_kind::socket) {
@@ -157,6 +159,7 @@ void retire(int fd, fd_slot& s)
     s.recv_timeout = s.send_timeout = 0;
     s.socket_type = 0;
     s.fifo = false;
+    s.access = O_RDWR;
 }
 
 int runtime_fd_floor()
@@ -197,6 +200,7 @@ fd_info lookup(int fd)
     info.send_timeout = s->send_timeout;
     info.socket_type = s->socket_type;
     info.fifo = s->fifo;
+    info.access = s->access;
     info.generation = s->generation;
     return info;
 }
@@ -216,6 +220,7 @@ void note_open(int fd, const fd_info& what)
     s->send_timeout = what.send_timeout;
     s->socket_type = what.socket_type;
     s->fifo = what.fifo;
+    s->access = std::uint8_t(what.access);
     s->kind.store(what.kind, std::memory_order_relaxed);
     errno = saved;
 }

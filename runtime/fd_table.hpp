@@ -30,9 +30,22 @@ struct fd_info {
     std::uint64_t send_timeout = 0;  // SO_SNDTIMEO in ns, 0: none
     int socket_type = 0;             // SOCK_STREAM, SOCK_DGRAM... for sockets
     bool fifo = false;               // a pipe or FIFO (its free space can be measured)
+    int access = 2;                  // O_RDONLY, O_WRONLY or O_RDWR, from the open file
     std::uint32_t generation = 0;
 
     bool stream() const { return socket_type == 1 /* SOCK_STREAM */; }
+    bool readable() const { return access != 1 /* O_WRONLY */; }
+    bool writable() const { return access != 0 /* O_RDONLY */; }
+    // Whether a blocking transfer on this fd is made green: a pollable kind, in blocking mode,
+    // open for that direction (otherwise libc fails at once, and must).
+    bool green_for_reading() const
+    {
+        return (kind == fd_kind::socket || kind == fd_kind::pollable) && !nonblocking && readable();
+    }
+    bool green_for_writing() const
+    {
+        return (kind == fd_kind::socket || kind == fd_kind::pollable) && !nonblocking && writable();
+    }
 };
 
 enum class fd_wait_result { ready, timed_out, closed, interrupted, not_pollable };
