@@ -15,7 +15,7 @@ extern char **environ;
 
 static char big[1 << 20];
 
-/* The environment without LD_PRELOAD and GREEN_*: the cksum child is not under test, and
+/* The environment without LD_PRELOAD and GREEN_*: the child is not under test, and
  * under the library it would print its own stats line. */
 static char **child_env(void)
 {
@@ -173,13 +173,15 @@ int main(void)
         int in[2], out[2];
         pid_t pid;
         posix_spawn_file_actions_t fa;
-        char *argv[] = {"cksum", NULL};
+        /* The child sleeps first, so the 1 MiB write must wait for the pipe to drain
+         * whatever the scheduling: a sure park under the library. */
+        char *argv[] = {"sh", "-c", "sleep 0.2; exec cksum", NULL};
         REQUIRE(pipe2(in, O_CLOEXEC) == 0);
         REQUIRE(pipe2(out, O_CLOEXEC) == 0);
         REQUIRE(posix_spawn_file_actions_init(&fa) == 0);
         REQUIRE(posix_spawn_file_actions_adddup2(&fa, in[0], 0) == 0);
         REQUIRE(posix_spawn_file_actions_adddup2(&fa, out[1], 1) == 0);
-        REQUIRE(posix_spawnp(&pid, "cksum", &fa, NULL, argv, child_env()) == 0);
+        REQUIRE(posix_spawnp(&pid, "sh", &fa, NULL, argv, child_env()) == 0);
         posix_spawn_file_actions_destroy(&fa);
         close(in[0]);
         close(out[1]);
