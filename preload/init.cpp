@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fcntl.h>
+#include <pthread.h>
 #include <unistd.h>
 
 namespace green::preload {
@@ -42,6 +43,9 @@ void initialise()
     set_log_level(c.log);
     configure_stacks(stack_config{c.stack_size, c.stack_guard, 1024});
     hooks::install_signal_interposition();
+    // Only the forking thread lives on in a child, and the hub it inherited shares its epoll
+    // sets with the parent's: the child makes its own on first need.
+    pthread_atfork(nullptr, nullptr, [] { hub::abandon_after_fork(); });
     if (c.stats) {
         stats_fd = fd_table::adopt_runtime_fd(fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 0));
         std::atexit(print_stats);

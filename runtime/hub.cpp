@@ -67,6 +67,17 @@ void describe_thread_stack(stack& s)
     pthread_attr_destroy(&attr);
 }
 
+// Runs the thread's hub teardown when the thread exits. The main thread's hub is left to the
+// process exit: other threads may still be running then, and exit() closes every fd anyway.
+struct hub_teardown {
+    ~hub_teardown()
+    {
+        if (syscall(SYS_gettid) != getpid())
+            hub::destroy_for_this_thread();
+    }
+};
+thread_local hub_teardown teardown_at_thread_exit;
+
 }  // namespace
 
 hub* hub::for_this_thread()
@@ -87,8 +98,29 @@ hub* hub::for_this_thread()
     }
     tls.home = h;
     tls.running = h->root_;
+    (void)&teardown_at_thread_exit;  // constructs it, registering its destructor
     stats.hubs.fetch_add(1, std::memory_order_relaxed);
     return h;
+}
+
+void hub::abandon_after_fork()
+{
+    hub* h = tls.home;
+    if (!h)
+        return;
+    internal_scope scope;
+    // The registrations live in the parent's epoll set too; the child forgets them, and its
+    // next wait on each fd registers it with the new hub.
+    fd_table::forget_hub(h);
+    for (int fd : {h->poller_fd_, h->wakeup_fd_, h->timers_.fd(), h->loop_.backend_fd})
+        fd_table::release_runtime_fd(fd);
+    // libuv's own eventfd and signal pipe of the loop: closed too, they are the child's copies.
+    fd_table::release_runtime_fd(h->loop_.async_io_watcher.fd);
+    fd_table::release_runtime_fd(h->loop_.signal_pipefd[0]);
+    fd_table::release_runtime_fd(h->loop_.signal_pipefd[1]);
+    // The hub object is left as it is (its loop refers to closed fds and is never run again).
+    tls.home = nullptr;
+    tls.running = nullptr;
 }
 
 bool hub::init()

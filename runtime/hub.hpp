@@ -35,7 +35,14 @@ public:
     static hub* current() { return tls.home; }
 
     // Tears down the calling thread's hub (thread exit). No fiber may be parked on it.
+    // Hubs of threads other than the main one are torn down by themselves when their thread
+    // exits, so a program that runs many short threads does not leak the hubs' fds.
     static void destroy_for_this_thread();
+
+    // In the child of fork(): the inherited hub shares its epoll sets with the parent's, so
+    // it must never poll. Closes the child's copies of its fds and forgets it; the next
+    // blocking call makes a fresh hub. (Only the forking thread survives a fork.)
+    static void abandon_after_fork();
 
     // Creates a fiber that runs entry(arg); it is runnable at once. Returns null with errno
     // EAGAIN when no stack can be had.
