@@ -152,12 +152,13 @@ run env PATH="$tmp" "$green_run" directory
 expect_status 126
 pass
 
-start "an executable file that is neither ELF nor script exits 126"
-printf 'garbage\n' >"$tmp/garbage"
-chmod 755 "$tmp/garbage"
-run "$green_run" "$tmp/garbage"
-expect_status 126
-expect_one_stderr_line "Exec format error"
+start "an executable file without #! runs with /bin/sh, as env runs it"
+printf 'echo "from sh: $1"\nexit 3\n' >"$tmp/noshebang"
+chmod 755 "$tmp/noshebang"
+run "$green_run" "$tmp/noshebang" arg
+expect_status 3
+native_out=$(env "$tmp/noshebang" arg) || true
+[ "$(cat "$tmp/out")" = "$native_out" ] || fail "stdout differs from env: $native_out"
 pass
 
 start "a statically linked program exits 125 and says why"

@@ -527,7 +527,20 @@ int main(int argc, char **argv)
     check_program_reachable(name, path, library);
     preload_library(library);
     execv(path, &argv[program_index]);
-    /* As env(1): a file that is there but cannot be run is 126, a missing one 127. */
     int error = errno;
+    if (error == ENOEXEC) {
+        /* As execvp, and so env(1): an executable file without #! is a shell script. */
+        int count = argc - program_index;
+        char **shell_argv = calloc((size_t)count + 2, sizeof *shell_argv);
+        if (shell_argv) {
+            shell_argv[0] = (char *)"/bin/sh";
+            shell_argv[1] = path;
+            for (int i = 1; i < count; i++)
+                shell_argv[i + 1] = argv[program_index + i];
+            execv("/bin/sh", shell_argv);
+            error = errno;
+        }
+    }
+    /* As env(1): a file that is there but cannot be run is 126, a missing one 127. */
     die(error == ENOENT ? EXIT_NOT_FOUND : EXIT_CANNOT_INVOKE, "%s: %s", name, strerror(error));
 }
