@@ -21,6 +21,16 @@ namespace green::hooks {
 
 enum class wait_outcome { retry, fail, block_natively };
 
+// For the recv and send families: whether the program expects this call to block (a socket
+// in blocking mode, without MSG_DONTWAIT); fills `info` when it looks.
+inline bool blocking_socket(int fd, int flags, fd_info& info)
+{
+    if (flags & MSG_DONTWAIT)
+        return false;
+    info = fd_table::lookup(fd);
+    return info.kind == fd_kind::socket && !info.nonblocking;
+}
+
 class io_wait {
 public:
     // `events`: EPOLLIN or EPOLLOUT. `timeout_ns`: SO_RCVTIMEO/SO_SNDTIMEO, 0 for none; at the

@@ -135,18 +135,33 @@ GREEN_HOOK int dup(int fd)
     return r;
 }
 
-GREEN_HOOK int dup3(int old_fd, int new_fd, int flags)
+namespace {
+
+// What dup2 and dup3 do before the real call: the runtime's fds are not the program's to
+// duplicate or to replace, and an fd replaced is closed (waking green threads parked on it).
+bool prepare_dup_onto(int old_fd, int new_fd)
 {
-    if (fd_table::is_runtime_fd(old_fd))
-        return not_open();
+    if (fd_table::is_runtime_fd(old_fd)) {
+        errno = EBADF;
+        return false;
+    }
     if (fd_table::is_runtime_fd(new_fd)) {
-        // The program asked for a number the runtime uses. Moving a hub's fds while its loop
-        // holds them is not supported yet (README).
+        // A number the runtime uses: moving a hub's fds while its loop holds them is not
+        // supported yet (README).
         errno = EBUSY;
-        return -1;
+        return false;
     }
     if (old_fd != new_fd)
         fd_table::note_close(new_fd);
+    return true;
+}
+
+}  // namespace
+
+GREEN_HOOK int dup3(int old_fd, int new_fd, int flags)
+{
+    if (!prepare_dup_onto(old_fd, new_fd))
+        return -1;
     int r = GREEN_REAL(dup3)(old_fd, new_fd, flags);
     note_new(r);
     return r;
@@ -154,14 +169,8 @@ GREEN_HOOK int dup3(int old_fd, int new_fd, int flags)
 
 GREEN_HOOK int dup2(int old_fd, int new_fd)
 {
-    if (fd_table::is_runtime_fd(old_fd))
-        return not_open();
-    if (fd_table::is_runtime_fd(new_fd)) {
-        errno = EBUSY;
+    if (!prepare_dup_onto(old_fd, new_fd))
         return -1;
-    }
-    if (old_fd != new_fd)
-        fd_table::note_close(new_fd);
     int r = GREEN_REAL(dup2)(old_fd, new_fd);
     if (old_fd != new_fd)
         note_new(r);

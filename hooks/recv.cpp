@@ -14,20 +14,11 @@ using namespace green;
 
 namespace {
 
-// The socket will be waited on only if the program expects the call to block.
-bool blocking_socket(int fd, int flags, fd_info& info)
-{
-    if (flags & MSG_DONTWAIT)
-        return false;
-    info = fd_table::lookup(fd);
-    return info.kind == fd_kind::socket && !info.nonblocking;
-}
-
 ssize_t green_recvfrom(int fd, void* buf, size_t len, int flags, sockaddr* addr,
                        socklen_t* addrlen)
 {
     fd_info info;
-    if (!blocking_socket(fd, flags, info))
+    if (!hooks::blocking_socket(fd, flags, info))
         return GREEN_REAL(recvfrom)(fd, buf, len, flags, addr, addrlen);
     hooks::io_wait w(fd, info, EPOLLIN, info.recv_timeout);
     if ((flags & MSG_WAITALL) && info.stream() && !(flags & MSG_PEEK)) {
@@ -76,7 +67,7 @@ GREEN_HOOK ssize_t __recvfrom_chk(int fd, void* buf, size_t len, size_t buflen, 
 GREEN_HOOK ssize_t recvmsg(int fd, msghdr* msg, int flags)
 {
     fd_info info;
-    if (!hooks::green_caller() || !blocking_socket(fd, flags, info))
+    if (!hooks::green_caller() || !hooks::blocking_socket(fd, flags, info))
         return GREEN_REAL(recvmsg)(fd, msg, flags);
     hooks::io_wait w(fd, info, EPOLLIN, info.recv_timeout);
     if ((flags & MSG_WAITALL) && info.stream() && !(flags & MSG_PEEK) && msg) {
@@ -106,7 +97,7 @@ GREEN_HOOK ssize_t recvmsg(int fd, msghdr* msg, int flags)
 GREEN_HOOK int recvmmsg(int fd, mmsghdr* vec, unsigned int vlen, int flags, timespec* timeout)
 {
     fd_info info;
-    if (!hooks::green_caller() || !blocking_socket(fd, flags, info) || vlen == 0)
+    if (!hooks::green_caller() || !hooks::blocking_socket(fd, flags, info) || vlen == 0)
         return GREEN_REAL(recvmmsg)(fd, vec, vlen, flags, timeout);
     // The kernel blocks for each datagram until vlen arrived, unless MSG_WAITFORONE, and looks
     // at `timeout` only after each datagram it received (recvmmsg(2), BUGS).

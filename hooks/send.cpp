@@ -7,23 +7,11 @@
 
 using namespace green;
 
-namespace {
-
-bool blocking_socket(int fd, int flags, fd_info& info)
-{
-    if (flags & MSG_DONTWAIT)
-        return false;
-    info = fd_table::lookup(fd);
-    return info.kind == fd_kind::socket && !info.nonblocking;
-}
-
-}  // namespace
-
 GREEN_HOOK ssize_t sendto(int fd, const void* buf, size_t len, int flags, const sockaddr* addr,
                           socklen_t addrlen)
 {
     fd_info info;
-    if (!hooks::green_caller() || !blocking_socket(fd, flags, info))
+    if (!hooks::green_caller() || !hooks::blocking_socket(fd, flags, info))
         return GREEN_REAL(sendto)(fd, buf, len, flags, addr, addrlen);
     hooks::io_wait w(fd, info, EPOLLOUT, info.send_timeout);
     auto* bytes = static_cast<const char*>(buf);
@@ -42,7 +30,7 @@ GREEN_HOOK ssize_t send(int fd, const void* buf, size_t len, int flags)
 GREEN_HOOK ssize_t sendmsg(int fd, const msghdr* msg, int flags)
 {
     fd_info info;
-    if (!hooks::green_caller() || !blocking_socket(fd, flags, info) || !msg)
+    if (!hooks::green_caller() || !hooks::blocking_socket(fd, flags, info) || !msg)
         return GREEN_REAL(sendmsg)(fd, msg, flags);
     hooks::io_wait w(fd, info, EPOLLOUT, info.send_timeout);
     const int count = int(msg->msg_iovlen);
@@ -70,7 +58,7 @@ GREEN_HOOK ssize_t sendmsg(int fd, const msghdr* msg, int flags)
 GREEN_HOOK int sendmmsg(int fd, mmsghdr* vec, unsigned int vlen, int flags)
 {
     fd_info info;
-    if (!hooks::green_caller() || !blocking_socket(fd, flags, info) || vlen == 0)
+    if (!hooks::green_caller() || !hooks::blocking_socket(fd, flags, info) || vlen == 0)
         return GREEN_REAL(sendmmsg)(fd, vec, vlen, flags);
     hooks::io_wait w(fd, info, EPOLLOUT, info.send_timeout);
     unsigned sent = 0;

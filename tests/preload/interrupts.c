@@ -26,12 +26,7 @@ static void on_alarm(int sig)
 
 static void install(int flags)
 {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_alarm;
-    sa.sa_flags = flags;
-    sigemptyset(&sa.sa_mask);
-    REQUIRE(sigaction(SIGALRM, &sa, NULL) == 0);
+    install_handler(SIGALRM, on_alarm, flags);
 }
 
 /* One SIGALRM after ms milliseconds. */
@@ -41,18 +36,6 @@ static void arm_ms(long ms)
     REQUIRE(setitimer(ITIMER_REAL, &it, NULL) == 0);
 }
 
-static char **child_env(void)
-{
-    static char *env[256];
-    size_t n = 0;
-    for (char **e = environ; *e && n < 255; e++) {
-        if (strncmp(*e, "LD_PRELOAD=", 11) == 0 || strncmp(*e, "GREEN_", 6) == 0)
-            continue;
-        env[n++] = *e;
-    }
-    env[n] = NULL;
-    return env;
-}
 
 /* Start sh -c SCRIPT with stdout on fd out; returns its pid. */
 static pid_t spawn_writer(const char *script, int out)

@@ -15,20 +15,6 @@ extern char **environ;
 
 static char big[1 << 20];
 
-/* The environment without LD_PRELOAD and GREEN_*: the child is not under test, and
- * under the library it would print its own stats line. */
-static char **child_env(void)
-{
-    static char *env[256];
-    size_t n = 0;
-    for (char **e = environ; *e && n < 255; e++) {
-        if (strncmp(*e, "LD_PRELOAD=", 11) == 0 || strncmp(*e, "GREEN_", 6) == 0)
-            continue;
-        env[n++] = *e;
-    }
-    env[n] = NULL;
-    return env;
-}
 
 int main(void)
 {

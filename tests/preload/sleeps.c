@@ -31,12 +31,7 @@ static void elapsed_ok(double t0, double want)
 
 static void install(int flags)
 {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_alarm;
-    sa.sa_flags = flags;
-    sigemptyset(&sa.sa_mask);
-    REQUIRE(sigaction(SIGALRM, &sa, NULL) == 0);
+    install_handler(SIGALRM, on_alarm, flags);
 }
 
 /* alarm(1), then wait 200 ms before the sleep starts: the signal comes ~0.8 s into it, so

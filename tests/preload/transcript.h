@@ -16,6 +16,7 @@
 #endif
 
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -169,6 +170,33 @@ static inline void show_fd(const char *label, int fd)
     else
         printf("F_GETFD(%s) = %s\n", label, (fl & FD_CLOEXEC) ? "FD_CLOEXEC" : "0");
     fflush(stdout);
+}
+
+/* The environment without LD_PRELOAD and GREEN_*, for helper children: they are not under
+ * test, and under the library each would print its own stats line. */
+extern char **environ;
+static inline char **child_env(void)
+{
+    static char *env[256];
+    size_t n = 0;
+    for (char **e = environ; *e && n < 255; e++) {
+        if (strncmp(*e, "LD_PRELOAD=", 11) == 0 || strncmp(*e, "GREEN_", 6) == 0)
+            continue;
+        env[n++] = *e;
+    }
+    env[n] = NULL;
+    return env;
+}
+
+/* Installs `handler` for `sig` with sigaction, the given sa_flags and an empty mask. */
+static inline void install_handler(int sig, void (*handler)(int), int flags)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = handler;
+    sa.sa_flags = flags;
+    sigemptyset(&sa.sa_mask);
+    REQUIRE(sigaction(sig, &sa, NULL) == 0);
 }
 
 #endif
