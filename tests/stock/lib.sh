@@ -17,6 +17,9 @@ LIBGREEN=$(realpath "$2")
 [[ -f $LIBGREEN ]] || { echo "libgreen.so not found at $LIBGREEN" >&2; exit 1; }
 export GREEN_RUN LIBGREEN
 
+# The programs under test are the distribution's, not whatever a user's PATH puts first (a pyenv
+# shim would make bash, not python3, the program under test).
+export PATH="/usr/bin:/bin:$PATH"
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 export HERE
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/green-stock.XXXXXX")
