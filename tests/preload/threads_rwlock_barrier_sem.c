@@ -11,28 +11,6 @@
 #include <semaphore.h>
 #include <unistd.h>
 
-static void show_rc(const char *what, int rc)
-{
-    if (rc == 0)
-        printf("%s = 0\n", what);
-    else
-        printf("%s = %s\n", what, errno_name(rc));
-    fflush(stdout);
-}
-
-static struct timespec deadline(clockid_t clk, long ms)
-{
-    struct timespec ts;
-    clock_gettime(clk, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    return ts;
-}
-
 /* ---- rwlock ---- */
 
 enum { READERS = 8, WRITERS = 2, READS = 5000, WRITES = 2000 };

@@ -199,4 +199,28 @@ static inline void install_handler(int sig, void (*handler)(int), int flags)
     REQUIRE(sigaction(sig, &sa, NULL) == 0);
 }
 
+/* A pthread-style return code (0 or an errno value), as "what = 0" or "what = ENAME". */
+static inline void show_rc(const char *what, int rc)
+{
+    if (rc == 0)
+        printf("%s = 0\n", what);
+    else
+        printf("%s = %s\n", what, errno_name(rc));
+    fflush(stdout);
+}
+
+/* An absolute time `ms` from now on clock `clk`. */
+static inline struct timespec deadline(clockid_t clk, long ms)
+{
+    struct timespec ts;
+    clock_gettime(clk, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return ts;
+}
+
 #endif
