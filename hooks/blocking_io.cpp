@@ -32,6 +32,15 @@ wait_outcome io_wait::wait()
     return wait_outcome::block_natively;
 }
 
+bool io_wait::nowait_refused()
+{
+    if (info_.kind == fd_kind::socket || errno != EOPNOTSUPP)
+        return false;
+    info_.no_nowait = true;
+    fd_table::note_no_nowait(fd_, info_.generation);
+    return true;
+}
+
 bool io_wait::ready_now() const
 {
     pollfd p{fd_, short(events_), 0};

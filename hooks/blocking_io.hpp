@@ -1,10 +1,12 @@
 // How a blocking transfer on a pollable fd becomes green: try it without blocking, park the
 // fiber until the fd may be ready, try again, and report what the blocking call would have.
 //
-// Sockets are tried with MSG_DONTWAIT, so their open file descriptions are never changed. Other
-// pollable fds (pipes, FIFOs, ttys, eventfd...) have no per-call flag, and their descriptions may
-// be shared with other processes (rule 4 of DESIGN.md), so they are polled first and then
-// read or written with a size that cannot block.
+// The open file description is never changed (its O_NONBLOCK is shared with forked children
+// and the parent shell: rule 4 of DESIGN.md). Sockets are tried with MSG_DONTWAIT; pipes and
+// eventfds with preadv2/pwritev2 and RWF_NOWAIT (offset -1: the current position, as read and
+// write), which the kernel refuses with EOPNOTSUPP on files that cannot honour it. Those
+// (FIFOs, ttys, signalfd...) are polled first, then read or written with a size that cannot
+// block.
 #pragma once
 
 #include "fd_table.hpp"
@@ -54,6 +56,13 @@ public:
 
     const fd_info& info() const { return info_; }
 
+    // Whether a transfer can be tried without blocking (MSG_DONTWAIT or RWF_NOWAIT).
+    bool can_try() const { return info_.kind == fd_kind::socket || !info_.no_nowait; }
+
+    // After an attempt failed: true if it failed only because the file refuses RWF_NOWAIT,
+    // in which case the fd is polled from now on. Keeps errno for the caller otherwise.
+    bool nowait_refused();
+
 private:
     int fd_;
     fd_info info_;
@@ -64,17 +73,19 @@ private:
 };
 
 // One transfer that completes as soon as anything moves (read, recv, accept...).
-// attempt(nonblock) performs the call; nonblock is MSG_DONTWAIT for sockets, 0 otherwise.
+// attempt(nonblock) performs the call: with nonblock == MSG_DONTWAIT it must not block
+// (MSG_DONTWAIT on a socket, RWF_NOWAIT otherwise); with 0 it is the plain call.
 template <class Attempt>
 ssize_t transfer_once(io_wait& w, Attempt&& attempt)
 {
-    bool socket = w.info().kind == fd_kind::socket;
     int entry_errno = errno;  // a call that succeeds leaves errno alone, whatever was tried
     for (;;) {
-        if (socket) {
+        if (w.can_try()) {
             ssize_t r = attempt(MSG_DONTWAIT);
             if (r >= 0)
                 errno = entry_errno;
+            if (r < 0 && w.nowait_refused())
+                continue;
             if (r >= 0 || errno != EAGAIN)
                 return r;
         } else if (w.ready_now()) {
@@ -95,7 +106,6 @@ ssize_t transfer_once(io_wait& w, Attempt&& attempt)
 template <class Step>
 ssize_t transfer_all(io_wait& w, std::size_t total, Step&& step)
 {
-    bool socket = w.info().kind == fd_kind::socket;
     int entry_errno = errno;  // a call that succeeds leaves errno alone, whatever was tried
     std::size_t done = 0;
     auto partial = [&]() -> ssize_t {
@@ -111,12 +121,14 @@ ssize_t transfer_all(io_wait& w, std::size_t total, Step&& step)
         return ssize_t(done + std::size_t(r));
     };
     if (total == 0)
-        return step(0, 0, socket ? MSG_DONTWAIT : 0);
+        return step(0, 0, 0);  // a zero-length transfer never blocks
     while (done < total) {
         ssize_t r = -1;
         bool attempted = false;
-        if (socket) {
+        if (w.can_try()) {
             r = step(done, total - done, MSG_DONTWAIT);
+            if (r < 0 && w.nowait_refused())
+                continue;
             attempted = true;
         } else if (w.ready_now()) {
             r = step(done, w.writable_size(total - done), 0);

@@ -4,6 +4,7 @@
 
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 using namespace green;
@@ -17,10 +18,15 @@ GREEN_HOOK ssize_t write(int fd, const void* buf, size_t count)
         return GREEN_REAL(write)(fd, buf, count);
     hooks::io_wait w(fd, info, EPOLLOUT, info.send_timeout);
     auto* bytes = static_cast<const char*>(buf);
-    return hooks::transfer_all(w, count, [&](size_t done, size_t limit, int nonblock) {
-        // send(2) with no flags is write(2) on a socket (SIGPIPE included).
-        return nonblock ? GREEN_REAL(send)(fd, bytes + done, limit, nonblock)
-                        : GREEN_REAL(write)(fd, bytes + done, limit);
+    return hooks::transfer_all(w, count, [&](size_t done, size_t limit, int nonblock) -> ssize_t {
+        if (!nonblock)
+            return GREEN_REAL(write)(fd, bytes + done, limit);
+        // send(2) with no flags is write(2) on a socket (SIGPIPE included); pwritev2 at
+        // offset -1 is write(2) elsewhere, and takes RWF_NOWAIT.
+        if (info.kind == fd_kind::socket)
+            return GREEN_REAL(send)(fd, bytes + done, limit, nonblock);
+        iovec v{const_cast<char*>(bytes) + done, limit};
+        return GREEN_REAL(pwritev2)(fd, &v, 1, -1, RWF_NOWAIT);
     });
 }
 
@@ -41,6 +47,8 @@ GREEN_HOOK ssize_t writev(int fd, const struct iovec* iov, int iovcnt)
         }
         if (!nonblock)
             return GREEN_REAL(writev)(fd, window.data(), window.count());
+        if (info.kind != fd_kind::socket)
+            return GREEN_REAL(pwritev2)(fd, window.data(), window.count(), -1, RWF_NOWAIT);
         msghdr msg{};
         msg.msg_iov = window.data();
         msg.msg_iovlen = size_t(window.count());

@@ -26,6 +26,7 @@ struct fd_slot {
     int socket_type = 0;
     bool fifo = false;
     std::uint8_t access = O_RDWR;
+    bool no_nowait = false;
     hub* owner = nullptr;           // whose poller holds the registration
     fd_waiter* waiters = nullptr;
 };
@@ -160,6 +161,7 @@ void retire(int fd, fd_slot& s)
     s.socket_type = 0;
     s.fifo = false;
     s.access = O_RDWR;
+    s.no_nowait = false;
 }
 
 int runtime_fd_floor()
@@ -201,6 +203,7 @@ fd_info lookup(int fd)
     info.socket_type = s->socket_type;
     info.fifo = s->fifo;
     info.access = s->access;
+    info.no_nowait = s->no_nowait;
     info.generation = s->generation;
     return info;
 }
@@ -221,6 +224,7 @@ void note_open(int fd, const fd_info& what)
     s->socket_type = what.socket_type;
     s->fifo = what.fifo;
     s->access = std::uint8_t(what.access);
+    s->no_nowait = what.no_nowait;
     s->kind.store(what.kind, std::memory_order_relaxed);
     errno = saved;
 }
@@ -250,6 +254,16 @@ void note_timeout(int fd, bool receive, std::uint64_t timeout_ns)
         return;
     spinlock_guard g(s->lock);
     (receive ? s->recv_timeout : s->send_timeout) = timeout_ns;
+}
+
+void note_no_nowait(int fd, std::uint32_t generation)
+{
+    fd_slot* s = slot_for(fd);
+    if (!s)
+        return;
+    spinlock_guard g(s->lock);
+    if (s->generation == generation)
+        s->no_nowait = true;
 }
 
 int adopt_runtime_fd(int fd)

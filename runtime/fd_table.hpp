@@ -31,6 +31,7 @@ struct fd_info {
     int socket_type = 0;             // SOCK_STREAM, SOCK_DGRAM... for sockets
     bool fifo = false;               // a pipe or FIFO (its free space can be measured)
     int access = 2;                  // O_RDONLY, O_WRONLY or O_RDWR, from the open file
+    bool no_nowait = false;          // refuses RWF_NOWAIT (FIFOs, ttys...): poll before I/O
     std::uint32_t generation = 0;
 
     bool stream() const { return socket_type == 1 /* SOCK_STREAM */; }
@@ -73,6 +74,10 @@ void note_close(int fd);
 void note_flags_changed();
 
 void note_timeout(int fd, bool receive, std::uint64_t timeout_ns);
+
+// The fd's file refused preadv2/pwritev2 with RWF_NOWAIT (EOPNOTSUPP): it is polled before
+// each transfer from now on.
+void note_no_nowait(int fd, std::uint32_t generation);
 
 // The runtime's own fds: moved above the program's range, close-on-exec, and reported as not
 // open (EBADF) to a program that tries to close them. Returns the new fd, or -1 with errno.
