@@ -23,6 +23,17 @@ namespace green::hooks {
 
 enum class wait_outcome { retry, fail, block_natively };
 
+// read and write on what the fd table took for a socket failed with ENOTSOCK: the number was
+// closed and reused inside libc, past the hooks. Forgets what was known (the caller looks the fd
+// up again and retries); false if that is not what happened.
+inline bool stale_socket(int fd, const fd_info& info, ssize_t result)
+{
+    if (result >= 0 || errno != ENOTSOCK || info.kind != fd_kind::socket)
+        return false;
+    fd_table::note_open(fd, fd_info{});
+    return true;
+}
+
 // For the recv and send families: whether the program expects this call to block (a socket
 // in blocking mode, without MSG_DONTWAIT); fills `info` when it looks.
 inline bool blocking_socket(int fd, int flags, fd_info& info)

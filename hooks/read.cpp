@@ -14,22 +14,39 @@ using namespace green;
 
 namespace {
 
-ssize_t green_read(int fd, void* buf, size_t count)
+// `plain` is the call exactly as the program made it (read or readv), used whenever the
+// transfer cannot block or cannot be waited for.
+template <class Plain>
+ssize_t green_transfer_in(int fd, const iovec* iov, int iovcnt, Plain&& plain)
 {
     fd_info info = fd_table::lookup(fd);
-    if (!info.green_for_reading())
-        return GREEN_REAL(read)(fd, buf, count);
+    if (!info.green_for_reading() || iovcnt < 0)
+        return plain();
     hooks::io_wait w(fd, info, EPOLLIN, info.recv_timeout);
-    return hooks::transfer_once(w, [&](int nonblock) -> ssize_t {
+    ssize_t r = hooks::transfer_once(w, [&](int nonblock) -> ssize_t {
         if (!nonblock)
-            return GREEN_REAL(read)(fd, buf, count);
-        // recv(2) with no flags is read(2) on a socket, and takes MSG_DONTWAIT per call;
-        // preadv2 at offset -1 is read(2) elsewhere, and takes RWF_NOWAIT.
-        if (info.kind == fd_kind::socket)
-            return GREEN_REAL(recv)(fd, buf, count, nonblock);
-        iovec v{buf, count};
-        return GREEN_REAL(preadv2)(fd, &v, 1, -1, RWF_NOWAIT);
+            return plain();
+        // recvmsg with no flags is readv on a socket, and takes MSG_DONTWAIT per call;
+        // preadv2 at offset -1 is readv elsewhere, and takes RWF_NOWAIT.
+        if (info.kind != fd_kind::socket)
+            return GREEN_REAL(preadv2)(fd, iov, iovcnt, -1, RWF_NOWAIT);
+        msghdr msg{};
+        msg.msg_iov = const_cast<iovec*>(iov);
+        msg.msg_iovlen = size_t(iovcnt);
+        return GREEN_REAL(recvmsg)(fd, &msg, nonblock);
     });
+    return hooks::stale_socket(fd, info, r) ? green_transfer_in(fd, iov, iovcnt, plain) : r;
+}
+
+ssize_t green_read(int fd, void* buf, size_t count)
+{
+    iovec v{buf, count};
+    return green_transfer_in(fd, &v, 1, [&] { return GREEN_REAL(read)(fd, buf, count); });
+}
+
+ssize_t green_readv(int fd, const iovec* iov, int iovcnt)
+{
+    return green_transfer_in(fd, iov, iovcnt, [&] { return GREEN_REAL(readv)(fd, iov, iovcnt); });
 }
 
 }  // namespace
@@ -54,18 +71,5 @@ GREEN_HOOK ssize_t readv(int fd, const struct iovec* iov, int iovcnt)
 {
     if (!hooks::green_caller())
         return GREEN_REAL(readv)(fd, iov, iovcnt);
-    fd_info info = fd_table::lookup(fd);
-    if (!info.green_for_reading())
-        return GREEN_REAL(readv)(fd, iov, iovcnt);
-    hooks::io_wait w(fd, info, EPOLLIN, info.recv_timeout);
-    return hooks::transfer_once(w, [&](int nonblock) -> ssize_t {
-        if (!nonblock)
-            return GREEN_REAL(readv)(fd, iov, iovcnt);
-        if (info.kind != fd_kind::socket)
-            return GREEN_REAL(preadv2)(fd, iov, iovcnt, -1, RWF_NOWAIT);
-        msghdr msg{};
-        msg.msg_iov = const_cast<iovec*>(iov);
-        msg.msg_iovlen = size_t(iovcnt);
-        return GREEN_REAL(recvmsg)(fd, &msg, nonblock);
-    });
+    return green_readv(fd, iov, iovcnt);
 }

@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <pthread.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -74,5 +75,22 @@ int main(void)
         close(pair[1]);
     }
     printf("fds left behind: %d\n", open_fds() - before);
+
+    printf("== a socket's number closed and reused past the hooks (as libc does inside itself)\n");
+    int s2[2];
+    CALL(socketpair(AF_UNIX, SOCK_STREAM, 0, s2));
+    CALL(write(s2[1], "a", 1));
+    CALL(read(s2[0], &c, dyn(1)));
+    syscall(SYS_close, s2[0]);
+    int p[2];
+    syscall(SYS_pipe2, p, 0);
+    printf("number reused: %s\n", p[0] == s2[0] ? "yes" : "no");
+    char buf[8] = {0};
+    CALL(write(p[1], "xyz", 3));
+    CALL(read(p[0], buf, dyn(sizeof buf)));
+    printf("read back: %s\n", buf);
+    CALL(close(p[0]));
+    CALL(close(p[1]));
+    CALL(close(s2[1]));
     return 0;
 }
