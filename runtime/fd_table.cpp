@@ -15,6 +15,10 @@
 namespace green::fd_table {
 namespace {
 
+// Hubs registered per fd. More hubs than this waiting on one fd at once share the last
+// registration (their waiters are woken across threads by its hub).
+constexpr int max_pollers = 4;
+
 struct fd_slot {
     spinlock lock;
     std::atomic<fd_kind> kind{fd_kind::unknown};  // read without the lock by is_runtime_fd
@@ -27,7 +31,10 @@ struct fd_slot {
     bool fifo = false;
     std::uint8_t access = O_RDWR;
     bool no_nowait = false;
-    hub* owner = nullptr;           // whose poller holds the registration
+    // The hubs whose pollers hold a registration of this fd. Each hub that waits registers it
+    // in its own poller (the kernel reports an edge to every epoll set holding the fd), so a
+    // waiter never depends on another thread's hub running to be woken.
+    hub* pollers[max_pollers] = {};
     fd_waiter* waiters = nullptr;
 };
 
@@ -146,10 +153,12 @@ void unlink_waiter(fd_slot& s, fd_waiter& w)
 void retire(int fd, fd_slot& s)
 {
     ++s.generation;
-    if (s.owner) {
+    for (hub*& h : s.pollers) {
+        if (!h)
+            continue;
         internal_scope scope;
-        epoll_ctl(s.owner->poller_fd(), EPOLL_CTL_DEL, fd, nullptr);
-        s.owner = nullptr;
+        epoll_ctl(h->poller_fd(), EPOLL_CTL_DEL, fd, nullptr);
+        h = nullptr;
     }
     while (fd_waiter* w = s.waiters) {
         unlink_waiter(s, *w);
@@ -317,9 +326,16 @@ fd_wait_result wait(int fd, std::uint32_t generation, std::uint32_t events,
         spinlock_guard g(s->lock);
         if (s->generation != generation)
             return fd_wait_result::closed;
-        if (!s->owner) {
-            // One registration for the fd's lifetime, edge-triggered: a fiber only parks after
-            // its attempt failed, and any later change of readiness is a new edge.
+        hub** free_entry = nullptr;
+        bool registered = false;
+        for (hub*& p : s->pollers) {
+            registered |= p == h;
+            if (!p && !free_entry)
+                free_entry = &p;
+        }
+        if (!registered && free_entry) {
+            // One registration per hub for the fd's lifetime, edge-triggered: a fiber only
+            // parks after its attempt failed, and any later change of readiness is a new edge.
             epoll_event ev{};
             ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
             ev.data.u64 = (std::uint64_t(generation) << 32) | std::uint32_t(fd);
@@ -332,7 +348,7 @@ fd_wait_result wait(int fd, std::uint32_t generation, std::uint32_t events,
                     s->kind.store(fd_kind::inert, std::memory_order_relaxed);
                 return errno == EBADF ? fd_wait_result::closed : fd_wait_result::not_pollable;
             }
-            s->owner = h;
+            *free_entry = h;
         }
         self->wake.store(int(wake_reason::waiting), std::memory_order_relaxed);
         fd_waiter& w = self->waiter;
@@ -392,8 +408,18 @@ void forget_hub(hub* owner)
             continue;
         for (int i = 0; i < chunk_size; ++i) {
             spinlock_guard g(c[i].lock);
-            if (c[i].owner == owner)
-                c[i].owner = nullptr;
+            bool was_poller = false;
+            for (hub*& p : c[i].pollers)
+                if (p == owner) {
+                    p = nullptr;
+                    was_poller = true;
+                }
+            // Waiters of other hubs that shared this hub's registration would hear nothing
+            // more: wake them to try again (and register with their own hub).
+            if (was_poller)
+                for (fd_waiter* w = c[i].waiters; w; w = w->next)
+                    if (w->owner->home != owner)
+                        hub::try_wake(w->owner, wake_reason::ready);
         }
     }
 }

@@ -3,6 +3,9 @@
 #include "hub.hpp"
 
 #include <catch2/catch.hpp>
+#include <atomic>
+#include <chrono>
+#include <thread>
 #include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
@@ -212,4 +215,47 @@ TEST_CASE("the runtime's fds are moved out of the program's range", "[fd]")
     close(next);
     fd_table::release_runtime_fd(moved);
     CHECK_FALSE(fd_table::is_runtime_fd(moved));
+}
+
+TEST_CASE("a waiter is woken even while the hub that first registered the fd is busy", "[fd]")
+{
+    // Thread A waits on the fd first (registering it with its hub), then computes without
+    // returning to its hub. Thread B then waits on the same fd: the data must wake B at once,
+    // as it would wake a native thread, not when A's hub next runs.
+    int sv[2];
+    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    fd_table::note_open(sv[0], socket_info());
+    std::atomic<bool> a_registered{false}, b_done{false}, a_stop{false};
+    std::atomic<bool> b_woke_while_a_busy{false};
+
+    std::thread a([&] {
+        hub::for_this_thread();
+        green::fd_info info = fd_table::lookup(sv[0]);
+        fd_table::wait(sv[0], info.generation, EPOLLIN, green::now_ns() + 1000000u,
+                       green::interrupt_mode::never);  // times out: registered, now idle
+        a_registered = true;
+        std::uint64_t give_up = green::now_ns() + 5000000000u;
+        while (!a_stop && green::now_ns() < give_up) {
+        }  // busy: its hub does not run
+        hub::destroy_for_this_thread();
+    });
+    while (!a_registered) {
+    }
+    std::thread b([&] {
+        hub::for_this_thread();
+        char c = 0;
+        REQUIRE(green_recv(sv[0], &c, 1) == 1);
+        b_woke_while_a_busy = !a_stop;
+        b_done = true;
+        hub::destroy_for_this_thread();
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // let B park
+    REQUIRE(write(sv[1], "x", 1) == 1);
+    b.join();
+    a_stop = true;
+    a.join();
+    CHECK(b_woke_while_a_busy);
+    fd_table::note_close(sv[0]);
+    close(sv[0]);
+    close(sv[1]);
 }
