@@ -173,6 +173,9 @@ GREEN_HOOK handler_t __sysv_signal(int sig, handler_t handler)
     return sysv_signal(sig, handler);
 }
 
+// glibc marks siginterrupt deprecated; programs still call it, so it is interposed all the same.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 GREEN_HOOK int siginterrupt(int sig, int interrupt)
 {
     if (tls.internal_depth || !preload::ready())
@@ -197,6 +200,7 @@ GREEN_HOOK int siginterrupt(int sig, int interrupt)
         act.sa_flags |= SA_RESTART;
     return green_sigaction(sig, &act, nullptr);
 }
+#pragma GCC diagnostic pop
 
 namespace green::hooks {
 

@@ -63,6 +63,16 @@ fd_slot* slot_for(int fd)
     return &c[fd & (chunk_size - 1)];
 }
 
+// The slot of an fd the table has seen, or null: closing or dispatching for an fd that was
+// never looked at has nothing to update, and must not allocate.
+fd_slot* existing_slot(int fd)
+{
+    if (fd < 0 || fd >= max_tracked_fd)
+        return nullptr;
+    fd_slot* c = chunks[fd >> chunk_bits].load(std::memory_order_acquire);
+    return c ? &c[fd & (chunk_size - 1)] : nullptr;
+}
+
 std::uint64_t timeval_ns(const timeval& tv)
 {
     return std::uint64_t(tv.tv_sec) * 1000000000u + std::uint64_t(tv.tv_usec) * 1000u;
@@ -240,7 +250,7 @@ void note_open(int fd, const fd_info& what)
 
 void note_close(int fd)
 {
-    fd_slot* s = slot_for(fd);
+    fd_slot* s = existing_slot(fd);
     if (!s)
         return;
     int saved = errno;
@@ -298,8 +308,8 @@ int adopt_runtime_fd(int fd)
 
 bool is_runtime_fd(int fd)
 {
-    fd_slot* s = fd >= 0 && fd < max_tracked_fd ? chunks[fd >> chunk_bits].load(std::memory_order_acquire) : nullptr;
-    return s && s[fd & (chunk_size - 1)].kind.load(std::memory_order_relaxed) == fd_kind::runtime;
+    fd_slot* s = existing_slot(fd);
+    return s && s->kind.load(std::memory_order_relaxed) == fd_kind::runtime;
 }
 
 void release_runtime_fd(int fd)
@@ -380,7 +390,7 @@ void dispatch(std::uint64_t token, std::uint32_t events)
 {
     int fd = int(std::uint32_t(token));
     auto generation = std::uint32_t(token >> 32);
-    fd_slot* s = slot_for(fd);
+    fd_slot* s = existing_slot(fd);
     if (!s)
         return;
     constexpr std::uint32_t wakes_readers = EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR;

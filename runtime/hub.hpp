@@ -63,7 +63,8 @@ public:
     wake_reason sleep_until(std::uint64_t deadline, interrupt_mode mode);
 
     // Makes a parked fiber runnable with `reason`, from any thread; false if another waker was
-    // first. Async-signal-safe only for the hub's own thread... not at all: never from a handler.
+    // first. Not async-signal-safe (it may take the target hub's queue lock): signal handlers
+    // use note_signal.
     static bool try_wake(fiber* f, wake_reason reason);
 
     // From a signal handler on this hub's thread: a handler ran; interrupt one parked fiber
