@@ -1,0 +1,147 @@
+/* Thread micro-benchmarks of an ordinary pthread program.
+ *
+ *   bench_threads create  ITERATIONS REPS   pthread_create + pthread_join, one at a time
+ *   bench_threads condvar ITERATIONS REPS   round trip between two threads: mutex + two condvars
+ *   bench_threads pipe    ITERATIONS REPS   round trip between two threads over two pipes
+ *
+ * Each repetition times ITERATIONS operations and gives a mean; prints the median and the
+ * smallest of the REPS means:
+ *   op=create ns=<median> min_ns=<min> iterations=N reps=R
+ */
+#include "bench.h"
+
+#include <pthread.h>
+#include <unistd.h>
+
+static void* empty(void* arg) { return arg; }
+
+static uint64_t run_create(long n)
+{
+    uint64_t t0 = bench_now_ns();
+    for (long i = 0; i < n; ++i) {
+        pthread_t t;
+        int rc = pthread_create(&t, NULL, empty, NULL);
+        if (rc != 0) {
+            fprintf(stderr, "pthread_create: %s\n", strerror(rc));
+            exit(1);
+        }
+        pthread_join(t, NULL);
+    }
+    return bench_now_ns() - t0;
+}
+
+/* Ping-pong on a shared turn: the main thread hands the turn over and waits to get it back. */
+static struct {
+    pthread_mutex_t mutex;
+    pthread_cond_t to_peer, to_main;
+    int turn; /* 0: main's, 1: the peer's */
+    long n;
+} cv = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+
+static void* condvar_peer(void* arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&cv.mutex);
+    for (long i = 0; i < cv.n; ++i) {
+        while (cv.turn != 1)
+            pthread_cond_wait(&cv.to_peer, &cv.mutex);
+        cv.turn = 0;
+        pthread_cond_signal(&cv.to_main);
+    }
+    pthread_mutex_unlock(&cv.mutex);
+    return NULL;
+}
+
+static uint64_t run_condvar(long n)
+{
+    pthread_t t;
+    cv.n = n;
+    cv.turn = 0;
+    pthread_create(&t, NULL, condvar_peer, NULL);
+    uint64_t t0 = bench_now_ns();
+    pthread_mutex_lock(&cv.mutex);
+    for (long i = 0; i < n; ++i) {
+        cv.turn = 1;
+        pthread_cond_signal(&cv.to_peer);
+        while (cv.turn != 0)
+            pthread_cond_wait(&cv.to_main, &cv.mutex);
+    }
+    pthread_mutex_unlock(&cv.mutex);
+    uint64_t elapsed = bench_now_ns() - t0;
+    pthread_join(t, NULL);
+    return elapsed;
+}
+
+static int to_peer[2], to_main[2];
+static long pipe_n;
+
+static void* pipe_peer(void* arg)
+{
+    (void)arg;
+    char c;
+    for (long i = 0; i < pipe_n; ++i) {
+        if (read(to_peer[0], &c, 1) != 1 || write(to_main[1], &c, 1) != 1) {
+            perror("pipe peer");
+            exit(1);
+        }
+    }
+    return NULL;
+}
+
+static uint64_t run_pipe(long n)
+{
+    pthread_t t;
+    pipe_n = n;
+    if (pipe(to_peer) || pipe(to_main)) {
+        perror("pipe");
+        exit(1);
+    }
+    pthread_create(&t, NULL, pipe_peer, NULL);
+    char c = 'x';
+    uint64_t t0 = bench_now_ns();
+    for (long i = 0; i < n; ++i) {
+        if (write(to_peer[1], &c, 1) != 1 || read(to_main[0], &c, 1) != 1) {
+            perror("pipe main");
+            exit(1);
+        }
+    }
+    uint64_t elapsed = bench_now_ns() - t0;
+    pthread_join(t, NULL);
+    close(to_peer[0]);
+    close(to_peer[1]);
+    close(to_main[0]);
+    close(to_main[1]);
+    return elapsed;
+}
+
+int main(int argc, char** argv)
+{
+    if (argc != 4) {
+        fprintf(stderr, "usage: bench_threads create|condvar|pipe ITERATIONS REPS\n");
+        return 2;
+    }
+    long n = bench_arg(argv[2], "ITERATIONS"), reps = bench_arg(argv[3], "REPS");
+    if (n < 1 || reps < 1 || reps > 1000) {
+        fprintf(stderr, "ITERATIONS and REPS must be positive (REPS at most 1000)\n");
+        return 2;
+    }
+    uint64_t (*run)(long);
+    if (strcmp(argv[1], "create") == 0)
+        run = run_create;
+    else if (strcmp(argv[1], "condvar") == 0)
+        run = run_condvar;
+    else if (strcmp(argv[1], "pipe") == 0)
+        run = run_pipe;
+    else {
+        fprintf(stderr, "unknown benchmark: %s\n", argv[1]);
+        return 2;
+    }
+    run(n / 10 + 1); /* warm up: stacks cached, pages touched */
+    uint64_t per_op[1000];
+    for (long r = 0; r < reps; ++r)
+        per_op[r] = run(n) / (uint64_t)n;
+    uint64_t median = bench_percentile(per_op, (size_t)reps, 50);
+    printf("op=%s ns=%llu min_ns=%llu iterations=%ld reps=%ld\n", argv[1],
+           (unsigned long long)median, (unsigned long long)per_op[0], n, reps);
+    return 0;
+}
