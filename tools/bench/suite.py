@@ -301,7 +301,8 @@ class Suite:
             threads_max = r.get("threads_max", -1)
             if pid_max > 0 and tasks >= pid_max - 300:
                 return (f"pthread_create: EAGAIN after {created:,} threads: pid_max "
-                        f"({pid_max:,}), {tasks:,} tasks on the system")
+                        f"({pid_max:,}), {tasks:,} tasks on the system; {maps:,} of "
+                        f"{max_maps:,} mappings (vm.max_map_count) used")
             if max_maps > 0 and maps >= max_maps - 10:
                 return (f"pthread_create: EAGAIN after {created:,} threads: vm.max_map_count "
                         f"({max_maps:,} mappings; 2 per guarded stack)")
@@ -310,11 +311,11 @@ class Suite:
             return (f"pthread_create: EAGAIN after {created:,} threads ({tasks:,} tasks, {maps:,} "
                     f"mappings: no kernel limit reached; memory?)")
         if what in ("socket", "bind") and error == "EMFILE":
-            return (f"{what}: EMFILE at socket {r.get('fds', 0):,}: RLIMIT_NOFILE hard limit "
+            return (f"{what}: EMFILE with {r.get('fds', 0):,} fds open: RLIMIT_NOFILE hard limit "
                     f"({r.get('nofile', 0):,} fds; one socket per thread)")
-        if what == "measure" and error == "EMFILE":
-            why = (f"all {created:,} threads created, then no fd left to read /proc "
-                   f"(RLIMIT_NOFILE {r.get('nofile', 0):,})")
+        if what == "fds":
+            why = (f"all {created:,} threads created, but {r.get('fds', 0):,} of "
+                   f"{r.get('nofile', 0):,} fds in use: the fds ran out on the way")
             if flavour == "green":
                 why += ": the library's fds (a hub per OS thread holds 7)"
             return why
@@ -334,8 +335,8 @@ class Suite:
                         continue
                     available = meminfo_kib("MemAvailable") or 0
                     if last[flavour]:
-                        need = last[flavour] * n * 1.5
-                        if need > available / 2:
+                        need = last[flavour] * n * 1.2
+                        if need > available * 0.75:
                             why = (f"not tried: needs ~{fmt_kib(need)}, "
                                    f"{fmt_kib(available)} available")
                             per[flavour] = dict(ok=0, skipped=True, why=why)
