@@ -5,9 +5,10 @@
  *
  * Threads are created with default attributes (the stack size a program gets). When all N
  * are blocked, prints one line:
- *   mode=sleep n=N created=N ok=1 spawn_ns=... threads=... rss_kb=... slab_kb=... pagetables_kb=...
- *   kernelstack_kb=... (the last three are /proc/meminfo deltas since before the first thread;
- *   system-wide, so other processes add noise)
+ *   mode=sleep n=N created=N ok=1 spawn_ns=... threads=... rss_kb=... pte_kb=... slab_kb=...
+ *   pagetables_kb=... kernelstack_kb=... (rss and pte are this process's VmRSS and VmPTE; the
+ *   last three are /proc/meminfo deltas since before the first thread, system-wide, so other
+ *   processes add noise)
  * or, when thread or socket N cannot be created, or the fds ran out on the way (what=fds), ok=0
  * with created=<how many were>, error=<errno name>, what=<the call that failed>, and the limits
  * that explain it: tasks (threads on the
@@ -190,7 +191,7 @@ int main(int argc, char** argv)
 
     /* The baseline is taken after the sockets exist: what is measured is the cost of the
      * threads blocked on them. */
-    long rss0 = status_field("VmRSS"), mem0[3];
+    long rss0 = status_field("VmRSS"), pte0 = status_field("VmPTE"), mem0[3];
     meminfo(mem0);
     uint64_t t0 = bench_now_ns();
     for (long i = 0; i < n; ++i) {
@@ -214,11 +215,10 @@ int main(int argc, char** argv)
     long threads_now = status_field("Threads");
     long mem1[3];
     meminfo(mem1);
-    printf("mode=%s n=%ld created=%ld ok=1 spawn_ns=%llu threads=%ld rss_kb=%ld slab_kb=%ld "
-           "pagetables_kb=%ld kernelstack_kb=%ld\n",
-           mode, n, n, (unsigned long long)spawn_ns, threads_now,
-           status_field("VmRSS") - rss0, mem1[0] - mem0[0], mem1[1] - mem0[1],
-           mem1[2] - mem0[2]);
+    printf("mode=%s n=%ld created=%ld ok=1 spawn_ns=%llu threads=%ld rss_kb=%ld pte_kb=%ld "
+           "slab_kb=%ld pagetables_kb=%ld kernelstack_kb=%ld\n",
+           mode, n, n, (unsigned long long)spawn_ns, threads_now, status_field("VmRSS") - rss0,
+           status_field("VmPTE") - pte0, mem1[0] - mem0[0], mem1[1] - mem0[1], mem1[2] - mem0[2]);
     fflush(stdout);
     _exit(0);
 }

@@ -53,14 +53,14 @@ SIZES = {
         create_iterations=3000, pingpong_iterations=30000, reps=7,
         blocked=[1000, 10000, 30000, 100000, 1000000],
         echo=[1, 100, 1000, 10000], echo_warmup=1.0, echo_seconds=3.0,
-        sleep_budget=0.3, cpu_steps=800_000_000, sha_mib=256, gzip_mib=48, overhead_reps=5,
+        sleep_budget=0.3, cpu_steps=400_000_000, sha_mib=128, gzip_mib=24, overhead_reps=9,
         dns_n=1000, dns_delay_ms=100, runtime=True,
     ),
     "quick": dict(
         create_iterations=1000, pingpong_iterations=10000, reps=5,
         blocked=[1000, 10000],
         echo=[1, 100, 1000, 10000], echo_warmup=0.5, echo_seconds=1.0,
-        sleep_budget=0.1, cpu_steps=300_000_000, sha_mib=64, gzip_mib=16, overhead_reps=3,
+        sleep_budget=0.1, cpu_steps=200_000_000, sha_mib=64, gzip_mib=12, overhead_reps=5,
         dns_n=1000, dns_delay_ms=100, runtime=False,
     ),
     "smoke": dict(
@@ -315,9 +315,9 @@ class Suite:
                     f"({r.get('nofile', 0):,} fds; one socket per thread)")
         if what == "fds":
             why = (f"all {created:,} threads created, but {r.get('fds', 0):,} of "
-                   f"{r.get('nofile', 0):,} fds in use: the fds ran out on the way")
+                   f"{r.get('nofile', 0):,} fds in use")
             if flavour == "green":
-                why += ": the library's fds (a hub per OS thread holds 7)"
+                why += " (the library's: a hub per OS thread holds 7 fds)"
             return why
         return f"{what}: {error} after {created:,}"
 
@@ -342,15 +342,25 @@ class Suite:
                             per[flavour] = dict(ok=0, skipped=True, why=why)
                             stopped[flavour] = why
                             continue
-                    try:
-                        r = self.result_line([self.prog("bench_blocked"), mode, str(n)],
-                                             flavour == "green", 180, "mode")
-                    except Failure as e:
-                        r = dict(ok=0, why=str(e))
-                    if r["ok"]:
+                    # Small sizes three times, keeping the run with the median total: the
+                    # system-wide kernel figures move with whatever else the machine does.
+                    runs = []
+                    for _ in range(3 if n <= 10000 and self.mode != "smoke" else 1):
+                        try:
+                            r = self.result_line([self.prog("bench_blocked"), mode, str(n)],
+                                                 flavour == "green", 180, "mode")
+                        except Failure as e:
+                            r = dict(ok=0, why=str(e))
+                        if not r["ok"]:
+                            break
                         r["rss_per_kib"] = r["rss_kb"] / n
-                        r["kernel_per_kib"] = (r["slab_kb"] + r["pagetables_kb"] + r["kernelstack_kb"]) / n
+                        # Page tables from VmPTE (this process only); slab and kernel stacks
+                        # are only counted machine-wide.
+                        r["kernel_per_kib"] = (r["slab_kb"] + r["pte_kb"] + r["kernelstack_kb"]) / n
                         r["total_per_kib"] = r["rss_per_kib"] + r["kernel_per_kib"]
+                        runs.append(r)
+                    if r["ok"]:
+                        r = sorted(runs, key=lambda x: x["total_per_kib"])[len(runs) // 2]
                         last[flavour] = max(r["total_per_kib"], 1.0)
                     else:
                         r.setdefault("why", self.explain(r, flavour))
@@ -376,8 +386,9 @@ class Suite:
         self.emit("N threads blocked at once",
                   table(["blocked in", "N", "", "time until all blocked", "OS threads",
                          "RSS / thread", "kernel / thread", "total / thread", "limit"], rows),
-                  ["Kernel memory is the change in Slab + PageTables + KernelStack of /proc/meminfo, "
-                   "which is system-wide: other processes on the machine add noise, small N most. "
+                  ["Kernel memory is the process's page tables (VmPTE) plus the change in Slab and "
+                   "KernelStack of /proc/meminfo, which are system-wide: other processes on the "
+                   "machine add noise, small N most (N ≤ 10k runs three times; the median is shown). "
                    "Threads have default attributes (8 MiB stacks, as a program gets them). "
                    "Sockets are UDP, one per thread, created before the baseline; the hard limit of "
                    f"{resource.getrlimit(resource.RLIMIT_NOFILE)[1]:,} fds per process stops the "
@@ -580,7 +591,9 @@ class Suite:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
             if proc.returncode != 0:
                 why = f"namespace set-up failed: {proc.stderr.strip()[-300:]}"
-                if self.mode == "smoke" and "unshare failed" not in proc.stderr:
+                # unshare(1) itself refused, or the namespace could not be set up (exit 3):
+                # the machine does not allow it, which is not the benchmark's failure.
+                if self.mode == "smoke" and proc.returncode != 3 and "unshare failed" not in proc.stderr:
                     self.problem(f"dns: {why}")
             else:
                 res = json.loads(proc.stdout)
@@ -610,11 +623,14 @@ class Suite:
 
     def dns_inner(self, n, delay_ms):
         """Inside `unshare --net --mount`: loopback up, our resolv.conf, the server, both runs."""
-        subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
         conf = os.path.join(self.out, "resolv.conf")
         with open(conf, "w") as f:
             f.write("nameserver 127.0.0.1\noptions timeout:5 attempts:2\n")
-        subprocess.run(["mount", "--bind", conf, "/etc/resolv.conf"], check=True)
+        for cmd in (["ip", "link", "set", "lo", "up"], ["mount", "--bind", conf, "/etc/resolv.conf"]):
+            done = subprocess.run(cmd, capture_output=True, text=True)
+            if done.returncode != 0:
+                print(f"{' '.join(cmd)}: {done.stderr.strip()}", file=sys.stderr)
+                sys.exit(3)  # the outer suite reports the section as not run
         server = subprocess.Popen([PYTHON, os.path.join(HERE, "dns_delay.py"), "--delay", str(delay_ms)],
                                   stdout=subprocess.PIPE, text=True)
         res = {}
