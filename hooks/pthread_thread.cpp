@@ -73,7 +73,11 @@ bool read_attributes(const pthread_attr_t* attr, thread_options& o)
     pthread_attr_getstack(attr, &base, &supplied_size);
     void* top = reinterpret_cast<void*>(reinterpret_cast<std::uintptr_t>(base) + supplied_size);
     pthread_attr_getguardsize(attr, &o.guard_size);
+    // As glibc reports it: whole pages, and none on a stack the caller supplied.
+    std::size_t page = std::size_t(sysconf(_SC_PAGESIZE));
+    o.guard_size = (o.guard_size + page - 1) / page * page;
     if (top) {
+        o.guard_size = 0;
         o.stack_base = base;
         o.stack_size = supplied_size;
     } else {

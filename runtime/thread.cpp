@@ -105,6 +105,10 @@ int green_thread::join(void** result, std::uint64_t deadline, bool try_only)
         return EDEADLK;
     std::uint64_t me = current_flow_id();
     lock_.lock();
+    if (try_only && !ended_) {  // glibc looks at this before anything else
+        lock_.unlock();
+        return EBUSY;
+    }
     if (detached_ || (joiner_ != 0 && joiner_ != me)) {
         lock_.unlock();
         return EINVAL;
