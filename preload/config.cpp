@@ -85,6 +85,14 @@ config read_config()
         if (!parse_choice(v, names, values, c.log))
             reject("GREEN_LOG", v, "use error, warn or debug");
     }
+    if (const char* v = secure_getenv("GREEN_THREADS"); v && *v) {
+        static const char* const names[] = {"green", "native"};
+        static const bool values[] = {false, true};
+        if (!parse_choice(v, names, values, c.native_threads))
+            reject("GREEN_THREADS", v,
+                   "use green (threads become green threads) or native (each thread stays an "
+                   "OS thread, with a hub of its own)");
+    }
     return c;
 }
 

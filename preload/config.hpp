@@ -15,6 +15,7 @@ struct config {
     guard_policy stack_guard = guard_policy::automatic;  // GREEN_STACK_GUARD
     bool stats = false;                  // GREEN_STATS
     log_level log = log_level::error;    // GREEN_LOG
+    bool native_threads = false;         // GREEN_THREADS=native: pthread_create stays native
 };
 
 // Exit status when a GREEN_* variable is invalid (as env(1) uses 125 for its own errors).

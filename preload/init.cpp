@@ -41,6 +41,7 @@ void initialise()
     internal_scope scope;
     config c = read_config();
     set_log_level(c.log);
+    native_threads = c.native_threads;
     configure_stacks(stack_config{c.stack_size, c.stack_guard, 1024});
     hooks::install_signal_interposition();
     // Only the forking thread lives on in a child, and the hub it inherited shares its epoll
@@ -53,6 +54,8 @@ void initialise()
 }
 
 }  // namespace
+
+bool native_threads = false;
 
 void ensure_init()
 {

@@ -11,6 +11,9 @@ constexpr int init_done = 2;
 
 void ensure_init();
 
+// GREEN_THREADS=native: pthread_create makes OS threads. Set once, during start-up.
+extern bool native_threads;
+
 inline bool ready()
 {
     if (__builtin_expect(init_state.load(std::memory_order_acquire) == init_done, 1))
