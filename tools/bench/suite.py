@@ -722,17 +722,19 @@ class Suite:
             top = max(echo)
             g, n, u = rps(top, "threads-green"), rps(top, "threads-native"), rps(top, "libuv")
             r1 = g / n if g and n else None
+            def short(r, t):
+                return f"{(1 - r / t) * 100:.0f}% short" if r and r < t else ""
             add(f"echo at {top:,} connections vs native threads", "≥ 1.8×", fmt_ratio(r1),
                 r1 >= TARGETS["echo_10k_native"] if r1 else (False if n else None),
-                "" if r1 else ("green server failed" if n else ""))
+                short(r1, TARGETS["echo_10k_native"]) if r1 else ("green server failed" if n else ""))
             r2 = g / u if g and u else None
             add(f"echo at {top:,} connections vs raw libuv", "≥ 0.9×", fmt_ratio(r2),
                 r2 >= TARGETS["echo_10k_uv"] if r2 else (False if u else None),
-                "" if r2 else ("green server failed" if u else ""))
+                short(r2, TARGETS["echo_10k_uv"]) if r2 else ("green server failed" if u else ""))
             g1, n1 = rps(1, "threads-green"), rps(1, "threads-native")
             r3 = g1 / n1 if g1 and n1 else None
             add("echo, one connection vs native", "≥ 0.9×", fmt_ratio(r3),
-                r3 >= TARGETS["echo_1_native"] if r3 else None)
+                r3 >= TARGETS["echo_1_native"] if r3 else None, short(r3, TARGETS["echo_1_native"]))
 
         sleep = self.results.get("sleep", {})
         for key in ("usleep 10000", "usleep 100000", "nanosleep 10000", "nanosleep 100000"):
@@ -740,7 +742,8 @@ class Suite:
             if key in sleep:
                 call, req = key.split()
                 add(f"`{call}({fmt_ns(int(req))})` lateness vs native", "≤ 1.5×", fmt_ratio(ratio),
-                    ratio <= TARGETS["sleep_accuracy"] if ratio is not None else None)
+                    ratio <= TARGETS["sleep_accuracy"] if ratio is not None else None,
+                    f"{ratio / TARGETS['sleep_accuracy']:.1f}× over" if ratio and ratio > TARGETS["sleep_accuracy"] else "")
 
         for name, r in self.results.get("overhead", {}).items():
             o = r["wall_overhead"]
@@ -761,7 +764,7 @@ class Suite:
                             "green figures here are therefore the library's cost on native threads, "
                             "not fibers; expect little gain until pthread_create makes fibers.")
                 return (f"Green pthreads are fibers in this build: {n:,} blocked threads under the "
-                        f"library ran on {g['threads']:,} OS threads.")
+                        f"library ran on {g['threads']:,} OS thread{'s' if g['threads'] != 1 else ''}.")
         return None
 
     def machine(self):
