@@ -868,7 +868,8 @@ class Suite:
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 3)[3],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--quick", action="store_true", help="smaller sizes, shorter windows")
     mode.add_argument("--smoke", action="store_true", help="every program once, tiny sizes; exit 1 on failure")
