@@ -33,12 +33,10 @@ import argparse
 import json
 import os
 import platform
-import re
 import resource
 import shlex
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -209,22 +207,18 @@ class Suite:
     def pinned(self, cmd, cpu):
         return ["taskset", "-c", str(cpu)] + cmd if self.pin else cmd
 
-    def run(self, cmd, green, timeout, cpu=0, stdout=subprocess.PIPE):
-        """Runs cmd to completion: (returncode, stdout, stderr, wall seconds, rusage).
-        returncode is None after a timeout (the process is killed)."""
-        t0 = time.monotonic()
-        proc = subprocess.Popen(self.pinned(cmd, cpu), env=self.env(green), stdout=stdout,
+    def run(self, cmd, green, timeout, cpu=0):
+        """Runs cmd to completion: (returncode, stdout, stderr). returncode is None after a
+        timeout (the process group is killed)."""
+        proc = subprocess.Popen(self.pinned(cmd, cpu), env=self.env(green), stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True, start_new_session=True)
         try:
             out, err = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             out, err = proc.communicate()
-            return None, out or "", err or "", time.monotonic() - t0, None
-        wall = time.monotonic() - t0
-        # communicate() reaped the child already; its rusage is in RUSAGE_CHILDREN deltas,
-        # which the caller takes when it needs CPU time (see timed()).
-        return proc.returncode, out or "", err or "", wall, None
+            return None, out or "", err or ""
+        return proc.returncode, out or "", err or ""
 
     def timed(self, cmd, green, timeout, stdout_path):
         """Runs cmd with stdout to a file: (wall seconds, CPU seconds of the child)."""
@@ -242,7 +236,7 @@ class Suite:
         return wall, cpu
 
     def result_line(self, cmd, green, timeout, key, cpu=0):
-        rc, out, err, wall, _ = self.run(cmd, green, timeout, cpu)
+        rc, out, err = self.run(cmd, green, timeout, cpu)
         lines = [l for l in out.splitlines() if l.startswith(key + "=")]
         if rc != 0 or not lines:
             why = f"timed out after {timeout:.0f} s" if rc is None else f"exit status {rc}"
@@ -485,8 +479,8 @@ class Suite:
     def sleep(self):
         res = {}
         for flavour in ("native", "green"):
-            rc, out, err, _, _ = self.run([self.prog("bench_sleep"), str(self.size["sleep_budget"])],
-                                          flavour == "green", 120)
+            rc, out, err = self.run([self.prog("bench_sleep"), str(self.size["sleep_budget"])],
+                                    flavour == "green", 120)
             if rc != 0:
                 self.problem(f"sleep {flavour}: exit {rc}: {err.strip()[-200:]}")
                 continue
@@ -667,7 +661,7 @@ class Suite:
     def runtime(self):
         if not self.size["runtime"]:
             return
-        rc, out, err, _, _ = self.run([self.prog("bench_runtime")], False, 300)
+        rc, out, err = self.run([self.prog("bench_runtime")], False, 300)
         if rc != 0:
             self.problem(f"runtime: exit {rc}: {err.strip()[-200:]}")
             return
