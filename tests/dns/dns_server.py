@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """A small authoritative DNS server for the tests, on loopback UDP, standard library only.
 
-usage: dns_server.py [--delay MS] [--port-file FILE]
+usage: dns_server.py [--delay MS] [--port PORT] [--port-file FILE]
 
 Binds 127.0.0.1 on a port the kernel picks and prints that port on stdout (one line, then
 nothing more), or writes it to --port-file. It answers from the fixed zone below and never
@@ -181,10 +181,12 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--delay", type=int, default=200, help="delay of *.slow.test answers, ms")
     ap.add_argument("--port-file", help="write the port here instead of stdout")
+    ap.add_argument("--port", type=int, default=0,
+                    help="bind this port (53 in a network namespace of the test's own)")
     args = ap.parse_args()
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
-    sock.bind(("127.0.0.1", 0))
+    sock.bind(("127.0.0.1", args.port))
     sock.setblocking(False)
     port = sock.getsockname()[1]
     if args.port_file:
