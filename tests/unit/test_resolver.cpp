@@ -3,6 +3,7 @@
 // hub thread, and c-ares's retransmission schedule for a server that never answers.
 #include "fd_table.hpp"
 #include "hub.hpp"
+#include "offload.hpp"
 #include "resolver.hpp"
 
 #include <catch2/catch.hpp>
@@ -287,4 +288,46 @@ TEST_CASE("a server that never answers: timeout and attempts from RES_OPTIONS", 
     CHECK(elapsed >= 1.95);
     CHECK(elapsed < 10);
     CHECK(server.count("x.drop.test") == 2);
+}
+
+TEST_CASE("offloaded work runs on a native worker while the hub runs other fibers", "[resolver]")
+{
+    hub* h = hub::for_this_thread();
+    REQUIRE(h);
+    struct shared {
+        bool worker_was_native = false;
+        bool on_other_thread = false;
+        std::thread::id hub_thread = std::this_thread::get_id();
+        int ticks = 0;
+        bool done = false;
+    } s;
+    auto* slow = h->spawn(
+        [](void* p) {
+            auto* s = static_cast<shared*>(p);
+            green::offload::run(
+                [](void* q) {
+                    auto* s = static_cast<shared*>(q);
+                    s->worker_was_native = green::tls.native_only && !green::may_park();
+                    s->on_other_thread = std::this_thread::get_id() != s->hub_thread;
+                    usleep(200000);
+                },
+                s);
+            s->done = true;
+        },
+        &s);
+    auto* ticker = h->spawn(
+        [](void* p) {
+            auto* s = static_cast<shared*>(p);
+            while (!s->done) {
+                ++s->ticks;
+                hub::current()->sleep_until(green::now_ns() + 10000000, green::interrupt_mode::never);
+            }
+        },
+        &s);
+    h->join(slow);
+    h->join(ticker);
+    CHECK(s.worker_was_native);
+    CHECK(s.on_other_thread);
+    CHECK(s.ticks >= 5);  // the hub kept running fibers during the 200 ms job
+    CHECK(green::offload::workers() >= 1);
 }
