@@ -23,7 +23,9 @@
 namespace green::resolver {
 namespace {
 
-std::string configured_servers;
+// Set by configure() at start-up, which may run before this file's dynamic initialisers
+// (libgreen's constructor has priority 101): a constant-initialised pointer, not a std::string.
+const char* configured_servers = nullptr;
 
 // One c-ares channel per hub, living on the hub's thread.
 struct channel;
@@ -257,8 +259,8 @@ channel* make_channel(hub* h)
         return nullptr;
     }
     ares_set_socket_functions(c->ares, &socket_functions, nullptr);
-    if (!configured_servers.empty() &&
-        ares_set_servers_ports_csv(c->ares, configured_servers.c_str()) != ARES_SUCCESS) {
+    if (configured_servers &&
+        ares_set_servers_ports_csv(c->ares, configured_servers) != ARES_SUCCESS) {
         ares_destroy(c->ares);
         delete c;
         return nullptr;
@@ -401,9 +403,11 @@ answer lookup_names(const char* name, int family, bool sorted)
 
 bool configure(const settings& s)
 {
-    configured_servers = s.servers;
-    if (s.servers.empty())
+    if (s.servers.empty()) {
+        configured_servers = nullptr;
         return true;
+    }
+    configured_servers = strdup(s.servers.c_str());  // kept for the process's life
     // Checked once against c-ares itself, so that a value it would refuse is reported at start.
     internal_scope scope;
     if (ares_library_init(ARES_LIB_INIT_ALL) != ARES_SUCCESS)
