@@ -115,13 +115,13 @@ std::vector<hosts_entry> read_hosts()
     return entries;
 }
 
-// Whether the files source answers `name` for `family` (AF_UNSPEC: any). When in doubt this
-// says yes: glibc then answers, correctly, at worst blocking the hub thread for its DNS part.
-bool hosts_has_name(const char* name, int family)
+// Whether /etc/hosts names `name`, for any family. Then glibc answers: from the file, or, for a
+// family the file lacks, by going on to DNS itself (correct, but blocking the hub thread for
+// that query: README). Telling those cases apart exactly (AI_V4MAPPED mixes both) is left to
+// glibc rather than guessed.
+bool hosts_has_name(const char* name)
 {
     for (const hosts_entry& e : read_hosts()) {
-        if (family != AF_UNSPEC && e.family != family)
-            continue;
         for (const std::string& n : e.names)
             if (strcasecmp(n.c_str(), name) == 0)
                 return true;
@@ -299,6 +299,11 @@ int dns_getaddrinfo(const char* node, const char* service, const addrinfo* hints
     }
     if (addresses.empty()) {
         free_templates();
+        // glibc answers AF_INET without AI_CANONNAME through gethostbyname2_r, which reports a
+        // failed server as "not found": EAI_NONAME, not EAI_AGAIN (measured, glibc 2.36).
+        if (a.result == resolver::outcome::try_again && family == AF_INET &&
+            !(flags & AI_CANONNAME))
+            return EAI_NONAME;
         return a.result == resolver::outcome::ok ? EAI_NODATA : eai_of(a.result);
     }
 
@@ -355,7 +360,7 @@ int green_getaddrinfo(const char* node, const char* service, const addrinfo* hin
 
     route r = route_for_lookup();
     if (r == route::glibc_here ||
-        (r == route::dns && files_first() && hosts_has_name(node, family)))
+        (r == route::dns && files_first() && hosts_has_name(node)))
         return real_getaddrinfo(node, service, hints, res);
     if (r == route::glibc_offloaded)
         return offloaded([&] { return real_getaddrinfo(node, service, hints, res); });
@@ -398,20 +403,23 @@ int green_getnameinfo(const sockaddr* sa, socklen_t salen, char* host, socklen_t
         return offloaded(
             [&] { return real_getnameinfo(sa, salen, host, hostlen, serv, servlen, flags); });
 
-    // The numeric form and the service as glibc writes them; then the host part is replaced
-    // by the PTR name when there is one.
-    int rc = real_getnameinfo(sa, salen, host, hostlen, serv, servlen, flags | NI_NUMERICHOST);
-    if (rc != 0)
-        return rc;
+    // As glibc: the host part first (the PTR name, or the numeric form unless NI_NAMEREQD),
+    // then the service, which glibc writes from /etc/services as usual.
     resolver::answer a = resolver::lookup_address(addr, sa->sa_family);
     if (a.result == resolver::outcome::ok && !a.canonical.empty()) {
         if (a.canonical.size() + 1 > hostlen)
             return EAI_OVERFLOW;
         std::memcpy(host, a.canonical.c_str(), a.canonical.size() + 1);
-        return 0;
-    }
-    if (flags & NI_NAMEREQD)
+    } else if (flags & NI_NAMEREQD) {
         return a.result == resolver::outcome::try_again ? EAI_AGAIN : EAI_NONAME;
+    } else {
+        int rc = real_getnameinfo(sa, salen, host, hostlen, nullptr, 0,
+                                  (flags | NI_NUMERICHOST) & ~NI_NAMEREQD);
+        if (rc != 0)
+            return rc;
+    }
+    if (serv && servlen)
+        return real_getnameinfo(sa, salen, nullptr, 0, serv, servlen, flags);
     return 0;
 }
 
@@ -463,9 +471,9 @@ int fill_hostent(const resolver::answer& a, const char* fallback_name, int famil
     return 0;
 }
 
-// glibc's reentrant convention: 0 with *result set on success; 0 with *result null and
-// *h_errnop HOST_NOT_FOUND or NO_DATA when the name is not there; an errno value (EAGAIN for
-// a server that failed or did not answer, ERANGE for a short buffer) otherwise.
+// glibc's reentrant convention, as measured against glibc 2.36 (tests/dns/netns_diff.sh): 0
+// with *result set on success; 0 with *result null and *h_errnop HOST_NOT_FOUND, NO_DATA or
+// TRY_AGAIN when the lookup failed; ERANGE with NETDB_INTERNAL for a short buffer.
 int finish_reentrant(const resolver::answer& a, const char* name, int family, hostent* ret,
                      char* buf, std::size_t buflen, hostent** result, int* h_errnop)
 {
@@ -474,7 +482,7 @@ int finish_reentrant(const resolver::answer& a, const char* name, int family, ho
     case resolver::outcome::ok: break;
     case resolver::outcome::no_data: *h_errnop = NO_DATA; return 0;
     case resolver::outcome::not_found: *h_errnop = HOST_NOT_FOUND; return 0;
-    case resolver::outcome::try_again: *h_errnop = TRY_AGAIN; errno = EAGAIN; return EAGAIN;
+    case resolver::outcome::try_again: *h_errnop = TRY_AGAIN; return 0;  // glibc: 0, not EAGAIN
     case resolver::outcome::failed: *h_errnop = NO_RECOVERY; return 0;
     }
     if (a.addresses.empty()) {
@@ -490,6 +498,19 @@ int finish_reentrant(const resolver::answer& a, const char* name, int family, ho
     *h_errnop = NETDB_SUCCESS;
     *result = ret;
     return 0;
+}
+
+// glibc's dns module refuses a tiny buffer with ERANGE before it asks anything (whether the
+// name exists or not); the exact threshold is glibc's internal layout, this is an
+// approximation that covers the buffers programs pass by mistake (README).
+constexpr std::size_t min_dns_buffer = 64;
+
+int short_buffer(hostent** result, int* h_errnop)
+{
+    *result = nullptr;
+    *h_errnop = NETDB_INTERNAL;
+    errno = ERANGE;
+    return ERANGE;
 }
 
 // A name glibc turns into an address without asking anyone (__nss_hostname_digits_dots):
@@ -508,10 +529,12 @@ int green_gethostbyname2_r(const char* name, int af, hostent* ret, char* buf, si
     if (!name || (af != AF_INET && af != AF_INET6) || numeric_looking(name))
         return real();
     route r = route_for_lookup();
-    if (r == route::glibc_here || (r == route::dns && files_first() && hosts_has_name(name, af)))
+    if (r == route::glibc_here || (r == route::dns && files_first() && hosts_has_name(name)))
         return real();
     if (r == route::glibc_offloaded)
         return offloaded(real);
+    if (buflen < min_dns_buffer)
+        return short_buffer(result, h_errnop);
     resolver::answer a = resolver::lookup_hostent(name, af);
     return finish_reentrant(a, name, af, ret, buf, buflen, result, h_errnop);
 }
@@ -535,6 +558,8 @@ int green_gethostbyaddr_r(const void* addr, socklen_t len, int type, hostent* re
         return real();
     if (r == route::glibc_offloaded)
         return offloaded(real);
+    if (buflen < min_dns_buffer)
+        return short_buffer(result, h_errnop);
     resolver::answer ptr = resolver::lookup_address(addr, type);
     // The hostent of a reverse lookup holds the PTR name and the address asked about.
     if (ptr.result == resolver::outcome::ok) {

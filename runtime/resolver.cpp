@@ -11,6 +11,7 @@
 #include <sstream>
 #include <arpa/nameser.h>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <netinet/in.h>
 #include <new>
@@ -435,8 +436,47 @@ answer lookup_hostent(const char* name, int family)
 
 answer lookup_address(const void* addr, int family)
 {
+    // A plain PTR query rather than ares_gethostbyaddr, which reports every failure as
+    // ENOTFOUND and so would hide a SERVFAIL (glibc's EAI_AGAIN).
+    char name[80];
+    const auto* b = static_cast<const unsigned char*>(addr);
+    if (family == AF_INET) {
+        std::snprintf(name, sizeof name, "%u.%u.%u.%u.in-addr.arpa", b[3], b[2], b[1], b[0]);
+    } else {
+        char* p = name;
+        for (int i = 15; i >= 0; --i)
+            p += std::sprintf(p, "%x.%x.", b[i] & 0xf, b[i] >> 4);
+        std::strcpy(p, "ip6.arpa");
+    }
+    struct ptr_query {
+        request* r;
+        unsigned char addr[16];
+        int family;
+    };
     return run([&](ares_channel ch, request* r) {
-        ares_gethostbyaddr(ch, addr, family == AF_INET ? 4 : 16, family, on_hostent, r);
+        auto* q = new ptr_query{r, {}, family};
+        std::memcpy(q->addr, addr, family == AF_INET ? 4 : 16);
+        ares_query(
+            ch, name, ns_c_in, ns_t_ptr,
+            [](void* arg, int status, int, unsigned char* abuf, int alen) {
+                auto* q = static_cast<ptr_query*>(arg);
+                answer a;
+                a.result = outcome_of(status);
+                hostent* h = nullptr;
+                if (status == ARES_SUCCESS) {
+                    int rc = ares_parse_ptr_reply(abuf, alen, q->addr, q->family == AF_INET ? 4 : 16,
+                                                  q->family, &h);
+                    a.result = outcome_of(rc);
+                    if (rc == ARES_SUCCESS && h && h->h_name)
+                        a.canonical = h->h_name;
+                    if (h)
+                        ares_free_hostent(h);
+                }
+                request* r = q->r;
+                delete q;
+                finish(r, std::move(a), status);
+            },
+            q);
     });
 }
 
