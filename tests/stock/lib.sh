@@ -116,8 +116,11 @@ export -f free_port wait_port wait_file wait_listen
 start_server() {
   local name=$1 port=$2
   shift 2
-  # bash writes its pid and execs CMD in its place, so the pid is the program's.
-  timeout -k 5 "${SERVER_TIMEOUT:-100}" bash -c 'echo $$ >"$0" && exec "$@"' "$TMP/$name.pid" "$@" \
+  # bash writes its pid and execs CMD in its place, so the pid is the program's. A background
+  # job starts with SIGINT ignored, and a program (python3 among them) keeps it so: env gives
+  # it back its default, so that stop_server NAME INT works as Ctrl-C would.
+  timeout -k 5 "${SERVER_TIMEOUT:-100}" env --default-signal=INT \
+    bash -c 'echo $$ >"$0" && exec "$@"' "$TMP/$name.pid" "$@" \
     </dev/null >"$TMP/$name.log" 2>&1 &
   SERVER_PIDS+=($!)
   SERVER_WRAP[$name]=$!
