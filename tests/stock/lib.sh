@@ -166,6 +166,7 @@ make_cert() {
     -keyout "$1/key.pem" -out "$1/cert.pem" 2>"$1/req.log" \
     || { cat "$1/req.log" >&2; return 1; }
 }
+export -f make_cert
 
 # expect_log_stat NAME KEY MIN: a green server's stats line (in $TMP/NAME.log, written when it
 # exited) shows KEY >= MIN.
