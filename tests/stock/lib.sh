@@ -168,6 +168,16 @@ make_cert() {
 }
 export -f make_cert
 
+# expect_log_loaded NAME: a green server printed its stats line when it exited (the library was
+# loaded, and the program exited through exit(), not a signal).
+expect_log_loaded() {
+  if grep -q -E "$STATS_RE" "$TMP/$1.log" 2>/dev/null; then
+    pass "$1 server: $(grep -E "$STATS_RE" "$TMP/$1.log" | tail -n 1)"
+  else
+    fail "$1 server: no stats line in its output: was the library loaded?"
+  fi
+}
+
 # expect_log_stat NAME KEY MIN: a green server's stats line (in $TMP/NAME.log, written when it
 # exited) shows KEY >= MIN.
 expect_log_stat() {
