@@ -20,7 +20,15 @@ import os
 import sys
 import time
 
-TIMEOUT = 120
+# A request may wait behind many others on a loaded machine, but one that takes this long has
+# been lost (a damaged request leaves the server waiting for the rest of it). The whole load
+# stops at the first wrong response, so a broken server fails quickly.
+REQUEST_TIMEOUT = 30
+TIMEOUT = 110
+
+
+class Failed(Exception):
+    pass
 
 
 def load_docroot(path):
@@ -61,10 +69,11 @@ async def client(index, port, files, requests, tally):
         missing = n == index % requests
         path = "/no-such-file" if missing else paths[(index + n) % len(paths)]
         try:
-            status, headers, body = await fetch(port, path)
-        except OSError as e:
-            tally["errors"][f"{type(e).__name__}"] = tally["errors"].get(type(e).__name__, 0) + 1
-            continue
+            status, headers, body = await asyncio.wait_for(fetch(port, path), REQUEST_TIMEOUT)
+        except (OSError, asyncio.TimeoutError) as e:
+            key = "no response within 30 s" if isinstance(e, asyncio.TimeoutError) else type(e).__name__
+            tally["errors"][key] = tally["errors"].get(key, 0) + 1
+            raise Failed() from e
         if missing:
             ok = status == 404
         else:
@@ -78,6 +87,7 @@ async def client(index, port, files, requests, tally):
             if status == 200:
                 key = f"wrong body for {path} ({len(body)} bytes)"
             tally["errors"][key] = tally["errors"].get(key, 0) + 1
+            raise Failed()
 
 
 async def sample_threads(pid, peak, stop):
@@ -102,9 +112,17 @@ async def run(args, files):
     peak, stop = [0], asyncio.Event()
     sampler = asyncio.create_task(sample_threads(args.pid, peak, stop)) if args.pid else None
     start = time.monotonic()
-    await asyncio.wait_for(
-        asyncio.gather(*(client(i, args.port, files, args.requests, tally)
-                         for i in range(args.clients))), TIMEOUT)
+    tasks = [asyncio.create_task(client(i, args.port, files, args.requests, tally))
+             for i in range(args.clients)]
+    try:
+        await asyncio.wait_for(asyncio.gather(*tasks), TIMEOUT)
+    except Failed:
+        tally["errors"]["stopped at the first failure"] = 1
+    except asyncio.TimeoutError:
+        tally["errors"][f"not finished within {TIMEOUT} s"] = 1
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
     elapsed = time.monotonic() - start
     stop.set()
     if sampler:

@@ -67,7 +67,8 @@ def client(index, port, results):
                     lines.append("select timed out waiting for the echo")
                     break
                 got += sock.recv(4096)
-            lines.append(got.decode().strip())
+            # rstrip("\n") only: a damaged byte must show in the transcript, not be stripped.
+            lines.append(got.decode(errors="replace").rstrip("\n"))
             time.sleep(0.01 * (1 + (index + n) % 3))
         # Nothing more will come: a socket timeout must expire, not return early.
         sock.settimeout(0.1)
