@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Many concurrent HTTP/1.0 clients against one server, every response verified.
 
-  http_load.py PORT DOCROOT CLIENTS REQUESTS [--pid PID] [--json]
+  http_load.py PORT DOCROOT CLIENTS REQUESTS [--pid PID] [--json] [--request-timeout S]
 
 CLIENTS asyncio tasks run at once; each makes REQUESTS requests in turn, a new connection each
 (http.server speaks HTTP/1.0), cycling through the files in DOCROOT and, once per client, a
@@ -20,9 +20,9 @@ import os
 import sys
 import time
 
-# A request may wait behind many others on a loaded machine, but one that takes this long has
-# been lost (a damaged request leaves the server waiting for the rest of it). The whole load
-# stops at the first wrong response, so a broken server fails quickly.
+# A request may wait behind many others on a loaded machine, but one that takes REQUEST_TIMEOUT
+# (--request-timeout) has been lost (a damaged request leaves the server waiting for the rest of
+# it). The whole load stops at the first wrong response, so a broken server fails quickly.
 REQUEST_TIMEOUT = 30
 TIMEOUT = 110
 
@@ -62,16 +62,17 @@ async def fetch(port, path):
     return status, headers, body
 
 
-async def client(index, port, files, requests, tally):
+async def client(index, port, files, requests, tally, request_timeout):
     paths = list(files)
     for n in range(requests):
         # Once per client (not at the same step for all), a path that does not exist.
         missing = n == index % requests
         path = "/no-such-file" if missing else paths[(index + n) % len(paths)]
         try:
-            status, headers, body = await asyncio.wait_for(fetch(port, path), REQUEST_TIMEOUT)
+            status, headers, body = await asyncio.wait_for(fetch(port, path), request_timeout)
         except (OSError, asyncio.TimeoutError) as e:
-            key = "no response within 30 s" if isinstance(e, asyncio.TimeoutError) else type(e).__name__
+            key = (f"no response within {request_timeout:g} s" if isinstance(e, asyncio.TimeoutError)
+                   else type(e).__name__)
             tally["errors"][key] = tally["errors"].get(key, 0) + 1
             raise Failed() from e
         if missing:
@@ -112,14 +113,16 @@ async def run(args, files):
     peak, stop = [0], asyncio.Event()
     sampler = asyncio.create_task(sample_threads(args.pid, peak, stop)) if args.pid else None
     start = time.monotonic()
-    tasks = [asyncio.create_task(client(i, args.port, files, args.requests, tally))
+    tasks = [asyncio.create_task(client(i, args.port, files, args.requests, tally,
+                                        args.request_timeout))
              for i in range(args.clients)]
+    limit = max(TIMEOUT, 4 * args.request_timeout)
     try:
-        await asyncio.wait_for(asyncio.gather(*tasks), TIMEOUT)
+        await asyncio.wait_for(asyncio.gather(*tasks), limit)
     except Failed:
         tally["errors"]["stopped at the first failure"] = 1
     except asyncio.TimeoutError:
-        tally["errors"][f"not finished within {TIMEOUT} s"] = 1
+        tally["errors"][f"not finished within {limit:g} s"] = 1
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
@@ -138,6 +141,7 @@ def main():
     parser.add_argument("requests", type=int)
     parser.add_argument("--pid", type=int)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--request-timeout", type=float, default=REQUEST_TIMEOUT)
     args = parser.parse_args()
     files = load_docroot(args.docroot)
     tally, elapsed, peak = asyncio.run(run(args, files))
@@ -146,7 +150,8 @@ def main():
         print(json.dumps({"requests": total, "verified": tally["verified"],
                           "errors": sum(tally["errors"].values()),
                           "seconds": round(elapsed, 3),
-                          "requests_per_s": round(total / elapsed, 1),
+                          "requests_per_s": round(tally["verified"] / elapsed, 1),
+                          "first_errors": sorted(tally["errors"])[:3],
                           "peak_threads": peak}))
     else:
         print(f"{args.clients} clients x {args.requests} requests over {len(files)} files "

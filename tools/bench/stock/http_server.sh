@@ -59,8 +59,8 @@ for _ in range(200):
     except OSError:
         time.sleep(0.05)
 EOF
-  timeout 300 python3 "$top/tests/stock/http_load.py" "$port" "$tmp/www" "$clients" "$requests" \
-    --pid "$server_pid" --json >"$tmp/result" || true
+  timeout 1200 python3 "$top/tests/stock/http_load.py" "$port" "$tmp/www" "$clients" "$requests" \
+    --pid "$server_pid" --json --request-timeout 240 >"$tmp/result" || true
   kill "$server_pid"
   wait "$server_pid" 2>/dev/null || true
   server_pid=
@@ -72,8 +72,9 @@ try:
 except ValueError:
     print(f"| {mode} | load client failed | | |")
     sys.exit()
+errors = "; errors: " + ", ".join(r["first_errors"]) if r["errors"] else ""
 print(f"| {mode} | {r['requests_per_s']:.0f} | {r['peak_threads']} | "
-      f"{r['verified']}/{r['requests']} verified in {r['seconds']} s |")
+      f"{r['verified']}/{r['requests']} verified in {r['seconds']} s{errors} |")
 EOF
 }
 
