@@ -35,9 +35,13 @@ CHECKS=0
 # of the server program itself (what /proc and signals are about), SERVER_WRAP[NAME] its wrapper.
 declare -A SERVER_PID=() SERVER_WRAP=()
 
+# RUN_PID: the timeout wrapper of the run in progress. timeout puts its command in a process
+# group of its own and signals the whole group, so killing it stops whatever a snippet started.
+RUN_PID=
+
 cleanup() {
   local pid
-  for pid in "${SERVER_PIDS[@]}"; do
+  for pid in $RUN_PID "${SERVER_PIDS[@]}"; do
     kill "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
   done
@@ -204,8 +208,12 @@ run_one() {
   shift 2
   local base="$TMP/$label.$mode"
   mkdir -p "$base.d"
+  # In the background and waited for, so that a TERM from meson runs the exit trap at once.
   G="$TMP/bin/$mode" W="$base.d" "${RUN_TIMEOUT[@]}" "$@" <"${STDIN:-/dev/null}" \
-    >"$base.out" 2>"$base.err" || rc=$?
+    >"$base.out" 2>"$base.err" &
+  RUN_PID=$!
+  wait "$RUN_PID" || rc=$?
+  RUN_PID=
   echo "$rc" >"$base.rc"
 }
 
