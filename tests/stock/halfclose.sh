@@ -6,6 +6,7 @@
 peer_listen() {
   python3 "$HERE/halfclose.py" listen "$W/port" "$1" >"$W/peer.out" &
   PEER=$!
+  # shellcheck disable=SC2034  # read by the snippets that call peer_listen
   BACK=$(wait_file "$W/port")
 }
 

@@ -8,6 +8,8 @@
 
 TESTS=set,get,incr,lpush,lpop,sadd,hset,mset
 NTESTS=8
+# The quotes are for redis-cli, which splits each line like a shell.
+# shellcheck disable=SC2089,SC2090
 SESSION='SET greeting hello
 APPEND greeting ", world"
 GET greeting
@@ -22,6 +24,7 @@ SET big '"$(head -c 100000 /dev/zero | tr '\0' x)"'
 STRLEN big
 BOGUS command
 DBSIZE'
+# shellcheck disable=SC2090
 export SESSION
 
 # redis logs with its pid and the time: compared are the exit status and the last line.
