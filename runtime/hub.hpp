@@ -79,6 +79,9 @@ public:
     void note_signal(bool restart);
 
     int poller_fd() const { return poller_fd_; }
+    // The hub's libuv loop, for runtime parts that keep handles on it (the resolver); handles
+    // are added and removed from fibers or callbacks of this hub's thread only.
+    uv_loop_t* loop() { return &loop_; }
     fiber* running() const { return tls.running; }
     fiber* root() const { return root_; }
     std::size_t live_fibers() const { return live_fibers_; }

@@ -55,11 +55,14 @@ def check(cond, what):
 
 
 def env_for(lib):
+    # The library's settings reach only the runs under it (GREEN_THREADS=native for the
+    # native-mode test); the native runs get none.
     env = dict(os.environ)
-    for k in list(env):
-        if k.startswith("GREEN_") or k == "LD_PRELOAD":
-            del env[k]
+    settings = {k: v for k, v in env.items() if k.startswith("GREEN_")}
+    for k in list(settings) + ["LD_PRELOAD"]:
+        env.pop(k, None)
     if lib:
+        env.update(settings)
         env["LD_PRELOAD"] = lib
         env["GREEN_STATS"] = "1"
     return env
