@@ -696,7 +696,7 @@ class Suite:
             add(f"memory per blocked thread (sleep, N = {n:,})", "≤ 0.25× native",
                 f"{fmt_kib(gr)} vs {fmt_kib(nat)} ({ratio:.3f}×)" if ratio else "–",
                 ratio <= TARGETS["memory"] if ratio else None,
-                f"{(ratio / TARGETS['memory'] - 1) * 100:.0f}% over" if ratio and ratio > TARGETS["memory"] else "")
+                f"{(ratio / TARGETS['memory'] - 1) * 100:.1f}% over" if ratio and ratio > TARGETS["memory"] else "")
         else:
             add("memory per blocked thread", "≤ 0.25× native", "–", None)
         most = {f: max([n for n, per in blocked.items() if per[f].get("ok")], default=0)
