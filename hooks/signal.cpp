@@ -10,8 +10,12 @@
 #include "hook.hpp"
 #include "overflow.hpp"
 
+#include "fd_table.hpp"
+
 #include <csignal>
 #include <cstring>
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
 
 using namespace green;
 
@@ -59,6 +63,8 @@ void trampoline(int sig, siginfo_t* info, void* context)
         reinterpret_cast<void (*)(int, siginfo_t*, void*)>(handler)(sig, info, context);
     else
         reinterpret_cast<void (*)(int)>(handler)(sig);
+
+    hooks::masked_wait::note_handler_ran(sig);
 
     // Only a signal that reached a thread whose hub was waiting interrupts: one that arrives
     // while a green thread runs program code, as on a running native thread, interrupts nothing.
@@ -203,6 +209,95 @@ GREEN_HOOK int siginterrupt(int sig, int interrupt)
 #pragma GCC diagnostic pop
 
 namespace green::hooks {
+
+namespace {
+
+// This thread's masked waits, newest first. Changed only by fibers of this thread and read by
+// handlers on it: each change is one store, ordered against handlers by signal fences.
+__thread masked_wait* masked_waits __attribute__((tls_model("initial-exec")));
+
+std::atomic<int> mask_wakeup{-2};  // -2: not made yet; -1: could not be made
+
+int set_thread_mask(const sigset_t* mask, sigset_t* old)
+{
+    // The raw system call, as ppoll and pselect hand the mask to the kernel: glibc's
+    // sigprocmask would quietly keep its internal signals unblocked.
+    return int(syscall(SYS_rt_sigprocmask, SIG_SETMASK, mask, old, _NSIG / 8));
+}
+
+}  // namespace
+
+masked_wait::masked_wait(const sigset_t& mask) : mask_(mask)
+{
+    wakeup_fd();  // made before the wait is visible to handlers, never inside one
+    next_ = masked_waits;
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    masked_waits = this;
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+}
+
+masked_wait::~masked_wait()
+{
+    int saved = errno;
+    if (applied_)
+        set_thread_mask(&saved_, nullptr);
+    // Fibers of one thread end their waits in any order.
+    for (masked_wait** p = &masked_waits; *p; p = &(*p)->next_)
+        if (*p == this) {
+            std::atomic_signal_fence(std::memory_order_seq_cst);
+            *p = next_;
+            std::atomic_signal_fence(std::memory_order_seq_cst);
+            break;
+        }
+    errno = saved;
+}
+
+bool masked_wait::apply()
+{
+    int saved = errno;
+    applied_ = set_thread_mask(&mask_, &saved_) == 0;
+    errno = saved;
+    return applied_;
+}
+
+int masked_wait::wakeup_fd()
+{
+    int fd = mask_wakeup.load(std::memory_order_acquire);
+    if (fd != -2)
+        return fd;
+    int saved = errno;
+    int made;
+    {
+        internal_scope scope;
+        made = fd_table::adopt_runtime_fd(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+    }
+    if (made < 0)
+        made = -1;
+    int expected = -2;
+    if (!mask_wakeup.compare_exchange_strong(expected, made, std::memory_order_acq_rel)) {
+        fd_table::release_runtime_fd(made);
+        made = expected;
+    }
+    errno = saved;
+    return made;
+}
+
+void masked_wait::note_handler_ran(int sig)
+{
+    bool hit = false;
+    for (masked_wait* w = masked_waits; w; w = w->next_)
+        if (sigismember(&w->mask_, sig) != 1) {
+            w->hit_ = 1;
+            hit = true;
+        }
+    int fd = mask_wakeup.load(std::memory_order_relaxed);
+    if (hit && fd >= 0) {
+        int saved = errno;
+        std::uint64_t one = 1;
+        syscall(SYS_write, fd, &one, sizeof one);
+        errno = saved;
+    }
+}
 
 void install_signal_interposition()
 {
