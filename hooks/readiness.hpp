@@ -80,48 +80,40 @@ int wait_ready(std::uint64_t deadline, const sigset_t* mask, std::size_t fd_coun
         errno = EINTR;
         return -1;
     };
+    // Registered before the first look: a handler that runs from here on ends the wait with
+    // EINTR (signals.hpp), as a signal that arrives once the kernel is inside poll does.
+    signal_aware_wait signals(mask);
     if (!mask) {
         int r = try_now();
         if (r != 0)
             return r;
-    }
-    // Registered before the first look: a handler that runs from here on ends the wait.
-    alignas(masked_wait) unsigned char storage[sizeof(masked_wait)];
-    masked_wait* masked = nullptr;
-    struct cleanup {
-        masked_wait*& m;
-        ~cleanup()
-        {
-            if (m)
-                m->~masked_wait();
-        }
-    } done{masked};
-    if (mask) {
-        masked = new (storage) masked_wait(*mask);
+    } else {
         int r = try_masked();
         if (r != 0)
             return r;
-        if (!masked->apply())
+        if (!signals.apply_mask())
             return block();
-        if (masked->interrupted())
-            return interrupted();
     }
+    if (signals.interrupted())
+        return interrupted();
     watch_list watches(fd_count + 1);
     if (!watches.ok())
         return block();
     fill(watches);
-    if (mask && masked_wait::wakeup_fd() >= 0)
-        watches.add(masked_wait::wakeup_fd(), EPOLLIN);
+    int wakeup = signal_aware_wait::wakeup_fd();
+    if (wakeup >= 0)
+        watches.add(wakeup, EPOLLIN);
     // poll, select and epoll_wait fail with EINTR after a handler, SA_RESTART or not
-    // (signal(7)). Under a mask the masked_wait tells which handlers count.
-    interrupt_mode mode = mask ? interrupt_mode::never : interrupt_mode::always;
+    // (signal(7)); the signal_aware_wait tells which handlers count, and wakes the fiber. Only
+    // without its fd does the hub's own signal path have to do that.
+    interrupt_mode mode = wakeup >= 0 ? interrupt_mode::never : interrupt_mode::always;
     for (;;) {
         fd_wait_result w = fd_table::wait_any(watches.data(), watches.size(), deadline, mode);
         if (w == fd_wait_result::not_pollable) {
             GREEN_LOG(warn, "a readiness wait cannot park; the call blocks its hub thread");
             return block();
         }
-        if (w == fd_wait_result::interrupted || (masked && masked->interrupted()))
+        if (w == fd_wait_result::interrupted || signals.interrupted())
             return interrupted();
         errno = entry_errno;
         int r = try_now();

@@ -64,7 +64,7 @@ void trampoline(int sig, siginfo_t* info, void* context)
     else
         reinterpret_cast<void (*)(int)>(handler)(sig);
 
-    hooks::masked_wait::note_handler_ran(sig);
+    hooks::signal_aware_wait::note_handler_ran(sig);
 
     // Only a signal that reached a thread whose hub was waiting interrupts: one that arrives
     // while a green thread runs program code, as on a running native thread, interrupts nothing.
@@ -212,9 +212,9 @@ namespace green::hooks {
 
 namespace {
 
-// This thread's masked waits, newest first. Changed only by fibers of this thread and read by
+// This thread's readiness waits, newest first. Changed only by fibers of this thread and read by
 // handlers on it: each change is one store, ordered against handlers by signal fences.
-__thread masked_wait* masked_waits __attribute__((tls_model("initial-exec")));
+__thread signal_aware_wait* waits_of_thread __attribute__((tls_model("initial-exec")));
 
 std::atomic<int> mask_wakeup{-2};  // -2: not made yet; -1: could not be made
 
@@ -227,22 +227,26 @@ int set_thread_mask(const sigset_t* mask, sigset_t* old)
 
 }  // namespace
 
-masked_wait::masked_wait(const sigset_t& mask) : mask_(mask)
+signal_aware_wait::signal_aware_wait(const sigset_t* mask) : has_mask_(mask != nullptr)
 {
+    if (mask)
+        mask_ = *mask;
+    else
+        sigemptyset(&mask_);  // a signal delivered to the thread was unblocked: any counts
     wakeup_fd();  // made before the wait is visible to handlers, never inside one
-    next_ = masked_waits;
+    next_ = waits_of_thread;
     std::atomic_signal_fence(std::memory_order_seq_cst);
-    masked_waits = this;
+    waits_of_thread = this;
     std::atomic_signal_fence(std::memory_order_seq_cst);
 }
 
-masked_wait::~masked_wait()
+signal_aware_wait::~signal_aware_wait()
 {
     int saved = errno;
     if (applied_)
         set_thread_mask(&saved_, nullptr);
     // Fibers of one thread end their waits in any order.
-    for (masked_wait** p = &masked_waits; *p; p = &(*p)->next_)
+    for (signal_aware_wait** p = &waits_of_thread; *p; p = &(*p)->next_)
         if (*p == this) {
             std::atomic_signal_fence(std::memory_order_seq_cst);
             *p = next_;
@@ -252,15 +256,17 @@ masked_wait::~masked_wait()
     errno = saved;
 }
 
-bool masked_wait::apply()
+bool signal_aware_wait::apply_mask()
 {
+    if (!has_mask_)
+        return true;
     int saved = errno;
     applied_ = set_thread_mask(&mask_, &saved_) == 0;
     errno = saved;
     return applied_;
 }
 
-int masked_wait::wakeup_fd()
+int signal_aware_wait::wakeup_fd()
 {
     int fd = mask_wakeup.load(std::memory_order_acquire);
     if (fd != -2)
@@ -282,10 +288,10 @@ int masked_wait::wakeup_fd()
     return made;
 }
 
-void masked_wait::note_handler_ran(int sig)
+void signal_aware_wait::note_handler_ran(int sig)
 {
     bool hit = false;
-    for (masked_wait* w = masked_waits; w; w = w->next_)
+    for (signal_aware_wait* w = waits_of_thread; w; w = w->next_)
         if (sigismember(&w->mask_, sig) != 1) {
             w->hit_ = 1;
             hit = true;
