@@ -439,8 +439,9 @@ fd_wait_result wait_any(fd_watch* watches, std::size_t count, std::uint64_t dead
             gone = true;  // not open
             break;
         }
-        if (kind == fd_kind::inert)
-            continue;
+        // An inert fd is asked of the poller all the same (it refuses files with no poll
+        // method at once): its number may have been closed inside libc and reused by a file
+        // that can be watched, and a wait on it must not then last for ever.
         switch (ensure_registered(w.fd, *s, h)) {
         case registration::done: link_waiter(*s, w.waiter, self, w.events); break;
         case registration::closed: gone = true; break;

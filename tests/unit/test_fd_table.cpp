@@ -483,3 +483,27 @@ TEST_CASE("a multi-fd wait on an epoll set wakes when the set gets an event", "[
         close(fd);
     }
 }
+
+TEST_CASE("a multi-fd wait watches an fd the table wrongly took for a file", "[fd]")
+{
+    // The number was a regular file, closed inside libc (past the hooks) and reused by a pipe.
+    hub* h = hub::for_this_thread();
+    int p[2];
+    REQUIRE(pipe(p) == 0);
+    green::fd_info stale;
+    stale.kind = green::fd_kind::inert;
+    fd_table::note_open(p[0], stale);
+    any_wait w;
+    w.watches = {watch(p[0], EPOLLIN)};
+    w.deadline = green::now_ns() + 5000000000u;
+    auto* f = h->spawn(run_any_wait, &w);
+    h->yield();
+    REQUIRE_FALSE(w.done);
+    REQUIRE(write(p[1], "x", 1) == 1);
+    h->join(f);
+    CHECK(w.result == green::fd_wait_result::ready);
+    for (int fd : {p[0], p[1]}) {
+        fd_table::note_close(fd);
+        close(fd);
+    }
+}
