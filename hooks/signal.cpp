@@ -4,7 +4,8 @@
 // arrived while the hub was waiting (every green thread of that thread parked), tells the hub,
 // which interrupts one parked call. sigaction reports the program's own handler back, and the
 // kernel keeps the program's mask and flags, so nesting, SA_NODEFER and SA_ONSTACK are as
-// native. Only dispositions set through these entry points are seen (README).
+// native. The trampoline also ends the readiness waits of its thread (signal_aware_wait in
+// signals.hpp). Only dispositions set through these entry points are seen (README).
 #include "signals.hpp"
 
 #include "hook.hpp"
@@ -216,7 +217,7 @@ namespace {
 // handlers on it: each change is one store, ordered against handlers by signal fences.
 __thread signal_aware_wait* waits_of_thread __attribute__((tls_model("initial-exec")));
 
-std::atomic<int> mask_wakeup{-2};  // -2: not made yet; -1: could not be made
+std::atomic<int> signal_wakeup{-2};  // -2: not made yet; -1: could not be made
 
 int set_thread_mask(const sigset_t* mask, sigset_t* old)
 {
@@ -268,7 +269,7 @@ bool signal_aware_wait::apply_mask()
 
 int signal_aware_wait::wakeup_fd()
 {
-    int fd = mask_wakeup.load(std::memory_order_acquire);
+    int fd = signal_wakeup.load(std::memory_order_acquire);
     if (fd != -2)
         return fd;
     int saved = errno;
@@ -280,7 +281,7 @@ int signal_aware_wait::wakeup_fd()
     if (made < 0)
         made = -1;
     int expected = -2;
-    if (!mask_wakeup.compare_exchange_strong(expected, made, std::memory_order_acq_rel)) {
+    if (!signal_wakeup.compare_exchange_strong(expected, made, std::memory_order_acq_rel)) {
         fd_table::release_runtime_fd(made);
         made = expected;
     }
@@ -296,7 +297,7 @@ void signal_aware_wait::note_handler_ran(int sig)
             w->hit_ = 1;
             hit = true;
         }
-    int fd = mask_wakeup.load(std::memory_order_relaxed);
+    int fd = signal_wakeup.load(std::memory_order_relaxed);
     if (hit && fd >= 0) {
         int saved = errno;
         std::uint64_t one = 1;

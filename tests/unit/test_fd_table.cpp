@@ -1,4 +1,5 @@
-// Waiting on fds: thousands at once, close while parked, fd number reuse, runtime fds.
+// Waiting on fds: thousands at once, close while parked, fd number reuse, runtime fds, waits on
+// several fds at once.
 #include "fd_table.hpp"
 #include "hub.hpp"
 
