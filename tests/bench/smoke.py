@@ -23,7 +23,7 @@ if proc.returncode != 0:
 
 report = open(os.path.join(out, "report.md")).read()
 expected = ["## Thread micro-benchmarks", "## N threads blocked at once", "## Echo servers",
-            "## Sleep accuracy", "## Overhead on programs that never block", "## Name resolution",
+            "## Sleep and timeout accuracy", "## Overhead on programs that never block", "## Name resolution",
             "## Targets"]
 missing = [h for h in expected if h not in report]
 if missing:

@@ -286,6 +286,18 @@ expect_stat() {
   fi
 }
 
+# At most `max`: e.g. hubs, one per OS thread that made a green call, so a program whose
+# threads are green threads shows few however many threads it runs.
+expect_stat_at_most() {
+  local label=$1 key=$2 max=$3 value
+  value=$(stat_value "$label" "$key")
+  if [[ -n $value ]] && ((value <= max)); then
+    pass "$label: $key=$value <= $max"
+  else
+    fail "$label: expected $key <= $max in the green run's stats, got '${value:-none}'"
+  fi
+}
+
 finish() {
   echo "$CHECKS checks, $FAILURES failed"
   ((FAILURES == 0))
