@@ -1,0 +1,123 @@
+// wait, __wait, waitpid, __waitpid, wait3, wait4, waitid.
+//
+// A blocking wait for a child's exit parks the green thread: the call is tried with WNOHANG, and
+// if no child has changed state yet the fiber parks on the child's pidfd (or, for "any child" and
+// process groups, on all the children's), then tries again. Only the program's own call ever
+// reaps, with its own arguments, and SIGCHLD is left alone. Waits that also report stops or
+// continues (WUNTRACED, WCONTINUED, waitid without WEXITED) block natively: a pidfd only reports
+// an exit (README).
+#include "child_watch.hpp"
+#include "hook.hpp"
+
+#include <sys/resource.h>
+#include <sys/wait.h>
+
+using namespace green;
+
+namespace {
+
+// How the program's pid argument of wait4 selects children, as waitid's idtype and id.
+void select_children(pid_t pid, idtype_t& idtype, id_t& id)
+{
+    if (pid > 0) {
+        idtype = P_PID;
+        id = id_t(pid);
+    } else if (pid == -1) {
+        idtype = P_ALL;
+        id = 0;
+    } else {
+        idtype = P_PGID;
+        id = id_t(pid == 0 ? 0 : -pid);
+    }
+}
+
+// attempt(extra_options) makes the program's call with extra_options or'ed in; it returns > 0
+// when a child was reported, 0 when none has changed state (WNOHANG), -1 with errno.
+template <class Attempt>
+long green_wait(idtype_t idtype, id_t id, bool exits_only, Attempt&& attempt)
+{
+    if (!exits_only || !hooks::green_caller() || !hub::for_this_thread())
+        return attempt(0);
+    int entry_errno = errno;
+    for (;;) {
+        long r = attempt(WNOHANG);
+        if (r != 0)
+            return r;
+        // A handler with SA_RESTART lets wait go on, as the kernel restarts it (signal(7)).
+        switch (child_watch::wait(idtype, id, interrupt_mode::unless_restart)) {
+        case child_watch::result::changed:
+            break;
+        case child_watch::result::unsupported:
+            errno = entry_errno;
+            return attempt(0);
+        case child_watch::result::interrupted:
+            // The kernel reports a child that exited before it reports the signal.
+            r = attempt(WNOHANG);
+            if (r != 0)
+                return r;
+            errno = EINTR;
+            return -1;
+        }
+        errno = entry_errno;
+    }
+}
+
+long green_wait4(pid_t pid, int* status, int options, struct rusage* usage)
+{
+    idtype_t idtype;
+    id_t id;
+    select_children(pid, idtype, id);
+    bool exits_only = !(options & (WNOHANG | WUNTRACED | WCONTINUED));
+    return green_wait(idtype, id, exits_only, [&](int extra) -> long {
+        return GREEN_REAL(wait4)(pid, status, options | extra, usage);
+    });
+}
+
+}  // namespace
+
+GREEN_HOOK pid_t wait4(pid_t pid, int* status, int options, struct rusage* usage)
+{
+    return pid_t(green_wait4(pid, status, options, usage));
+}
+
+GREEN_HOOK pid_t wait3(int* status, int options, struct rusage* usage)
+{
+    return pid_t(green_wait4(-1, status, options, usage));
+}
+
+GREEN_HOOK pid_t waitpid(pid_t pid, int* status, int options)
+{
+    return pid_t(green_wait4(pid, status, options, nullptr));
+}
+
+extern "C" pid_t __waitpid(pid_t pid, int* status, int options);
+GREEN_HOOK pid_t __waitpid(pid_t pid, int* status, int options)
+{
+    return pid_t(green_wait4(pid, status, options, nullptr));
+}
+
+GREEN_HOOK pid_t wait(int* status)
+{
+    return pid_t(green_wait4(-1, status, 0, nullptr));
+}
+
+extern "C" pid_t __wait(int* status);
+GREEN_HOOK pid_t __wait(int* status)
+{
+    return pid_t(green_wait4(-1, status, 0, nullptr));
+}
+
+GREEN_HOOK int waitid(idtype_t idtype, id_t id, siginfo_t* info, int options)
+{
+    bool exits_only = (options & WEXITED) && !(options & (WNOHANG | WSTOPPED | WCONTINUED));
+    if (!info || (idtype != P_PID && idtype != P_PGID && idtype != P_ALL && idtype != P_PIDFD))
+        exits_only = false;  // the kernel's errors (EFAULT, EINVAL) come from the plain call
+    return int(green_wait(idtype, id, exits_only, [&](int extra) -> long {
+        if (extra)
+            info->si_pid = 0;  // WNOHANG and no child: the kernel leaves si_pid 0
+        int r = GREEN_REAL(waitid)(idtype, id, info, options | extra);
+        if (r == 0 && extra && info->si_pid == 0)
+            return 0;
+        return r == 0 ? 1 : -1;
+    })) == -1 ? -1 : 0;
+}

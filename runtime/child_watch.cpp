@@ -1,0 +1,221 @@
+#include "child_watch.hpp"
+
+#include "fd_table.hpp"
+#include "hub.hpp"
+#include "internal.hpp"
+
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <string>
+#include <unistd.h>
+
+namespace green::child_watch {
+namespace {
+
+// The eventfd written when the process makes a child, made by the first "any child" waiter.
+// A forked child inherits the parent's (the same eventfd): it makes its own on first need, so
+// that the two processes do not wake each other's waiters (which would only cost a rescan).
+std::atomic<int> created_fd{-1};
+std::atomic<std::uint64_t> created_epoch{0};  // children made so far (any process sharing it)
+std::atomic<pid_t> created_owner{0};
+spinlock created_lock;
+
+int created_event()
+{
+    pid_t self = pid_t(syscall(SYS_getpid));
+    int fd = created_fd.load(std::memory_order_acquire);
+    if (fd >= 0 && created_owner.load(std::memory_order_relaxed) == self)
+        return fd;
+    spinlock_guard g(created_lock);
+    fd = created_fd.load(std::memory_order_relaxed);
+    if (fd >= 0 && created_owner.load(std::memory_order_relaxed) == self)
+        return fd;
+    internal_scope scope;
+    if (fd >= 0)
+        fd_table::release_runtime_fd(fd);  // the parent's, inherited through fork
+    fd = fd_table::adopt_runtime_fd(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+    created_owner.store(self, std::memory_order_relaxed);
+    created_fd.store(fd, std::memory_order_release);
+    return fd;
+}
+
+int open_pidfd(pid_t pid)
+{
+    // pidfds are close-on-exec; moved out of the program's range like every runtime fd, so
+    // that fds the program opens while it waits get the numbers they would natively.
+    int fd = int(syscall(SYS_pidfd_open, pid, 0));
+    return fd < 0 ? -1 : fd_table::adopt_runtime_fd(fd);
+}
+
+// The children of every thread of the process, from /proc/self/task/*/children (a zombie is
+// listed until it is reaped). Calls add(pid) for each; false if /proc cannot be read.
+template <class Add>
+bool each_child(Add&& add)
+{
+    DIR* tasks = opendir("/proc/self/task");
+    if (!tasks)
+        return false;
+    bool ok = true;
+    while (dirent* t = readdir(tasks)) {
+        if (t->d_name[0] < '0' || t->d_name[0] > '9')
+            continue;
+        char path[300];
+        std::snprintf(path, sizeof path, "/proc/self/task/%s/children", t->d_name);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            continue;  // the thread exited since readdir
+        std::string text;
+        char buf[4096];
+        ssize_t n;
+        while ((n = read(fd, buf, sizeof buf)) > 0)
+            text.append(buf, std::size_t(n));
+        // A list of "pid " entries.
+        const char* p = text.c_str();
+        for (;;) {
+            char* end = nullptr;
+            long pid = std::strtol(p, &end, 10);
+            if (end == p)
+                break;
+            if (pid > 0)
+                add(pid_t(pid));
+            p = end;
+        }
+        if (n < 0)
+            ok = false;
+        close(fd);
+    }
+    closedir(tasks);
+    return ok;
+}
+
+// Parks on one fd (a pidfd, or the epoll set of several) until it is readable.
+result park_on(int fd, interrupt_mode mode)
+{
+    fd_info info = fd_table::lookup(fd);
+    switch (fd_table::wait(fd, info.generation, EPOLLIN, no_deadline, mode)) {
+    case fd_wait_result::ready:
+    case fd_wait_result::timed_out: return result::changed;
+    case fd_wait_result::interrupted: return result::interrupted;
+    case fd_wait_result::closed:
+    case fd_wait_result::not_pollable: break;
+    }
+    return result::unsupported;
+}
+
+result wait_one(pid_t pid, interrupt_mode mode)
+{
+    int fd;
+    {
+        internal_scope scope;
+        fd = open_pidfd(pid);
+    }
+    if (fd < 0)
+        return errno == ESRCH ? result::changed : result::unsupported;  // gone: retry reports it
+    result r = park_on(fd, mode);
+    fd_table::release_runtime_fd(fd);
+    return r;
+}
+
+result wait_program_pidfd(int program_fd, interrupt_mode mode)
+{
+    int fd;
+    {
+        internal_scope scope;
+        fd = fd_table::adopt_runtime_fd(fcntl(program_fd, F_DUPFD_CLOEXEC, 0));
+    }
+    if (fd < 0)
+        return result::changed;  // not open: the retry reports EBADF
+    result r = park_on(fd, mode);
+    fd_table::release_runtime_fd(fd);
+    return r;
+}
+
+result wait_any(interrupt_mode mode)
+{
+    constexpr int max_watched = 1024;  // more children than this: the rest are seen on rescan
+    int pidfds[max_watched];
+    int count = 0;
+    int set;
+    {
+        internal_scope scope;
+        int created = created_event();
+        std::uint64_t epoch = created_epoch.load(std::memory_order_acquire);
+        set = fd_table::adopt_runtime_fd(epoll_create1(EPOLL_CLOEXEC));
+        if (set < 0 || created < 0) {
+            fd_table::release_runtime_fd(set);
+            return result::unsupported;
+        }
+        // Edge-triggered: each write of the eventfd is a new edge, and it is never drained
+        // (a waiter that drained it could take the edge from another waiter). Adding it
+        // reports its current count once: that report is consumed here, and a child made
+        // before it was consumed shows in the epoch.
+        epoll_event ev{};
+        ev.events = EPOLLIN | EPOLLET;
+        ev.data.fd = created;
+        epoll_ctl(set, EPOLL_CTL_ADD, created, &ev);
+        epoll_wait(set, &ev, 1, 0);
+        if (created_epoch.load(std::memory_order_acquire) != epoch) {
+            fd_table::release_runtime_fd(set);
+            return result::changed;
+        }
+        bool listed = each_child([&](pid_t pid) {
+            if (count == max_watched)
+                return;
+            int fd = open_pidfd(pid);
+            if (fd < 0)
+                return;
+            epoll_event child{};
+            child.events = EPOLLIN;
+            child.data.fd = fd;
+            if (epoll_ctl(set, EPOLL_CTL_ADD, fd, &child) == 0)
+                pidfds[count++] = fd;
+            else
+                fd_table::release_runtime_fd(fd);
+        });
+        if (!listed) {
+            fd_table::release_runtime_fd(set);
+            return result::unsupported;
+        }
+    }
+    result r = park_on(set, mode);
+    for (int i = 0; i < count; ++i)
+        fd_table::release_runtime_fd(pidfds[i]);
+    fd_table::release_runtime_fd(set);
+    return r;
+}
+
+}  // namespace
+
+result wait(idtype_t idtype, id_t id, interrupt_mode mode)
+{
+    int saved = errno;
+    result r;
+    switch (idtype) {
+    case P_PID: r = wait_one(pid_t(id), mode); break;
+    case P_PIDFD: r = wait_program_pidfd(int(id), mode); break;
+    default: r = wait_any(mode); break;
+    }
+    errno = saved;
+    return r;
+}
+
+void note_child_created()
+{
+    created_epoch.fetch_add(1, std::memory_order_acq_rel);
+    int fd = created_fd.load(std::memory_order_acquire);
+    if (fd < 0)
+        return;
+    int saved = errno;
+    std::uint64_t one = 1;
+    syscall(SYS_write, fd, &one, sizeof one);
+    errno = saved;
+}
+
+}  // namespace green::child_watch
