@@ -12,6 +12,8 @@
 
 #include <csignal>
 #include <cstring>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 using namespace green;
 
@@ -59,6 +61,14 @@ void trampoline(int sig, siginfo_t* info, void* context)
         reinterpret_cast<void (*)(int, siginfo_t*, void*)>(handler)(sig, info, context);
     else
         reinterpret_cast<void (*)(int)>(handler)(sig);
+
+    // A green sigsuspend or pause on this thread ends now, whether it has parked yet or not.
+    if (hooks::suspend_tls.waiting && hooks::suspend_tls.event_fd >= 0) {
+        int saved = errno;
+        std::uint64_t one = 1;
+        syscall(SYS_write, hooks::suspend_tls.event_fd, &one, sizeof one);
+        errno = saved;
+    }
 
     // Only a signal that reached a thread whose hub was waiting interrupts: one that arrives
     // while a green thread runs program code, as on a running native thread, interrupts nothing.
