@@ -108,7 +108,11 @@ int green_sigaction(int sig, const struct sigaction* act, struct sigaction* old)
     } else {
         void* handler = (act->sa_flags & SA_SIGINFO) ? reinterpret_cast<void*>(act->sa_sigaction)
                                                      : reinterpret_cast<void*>(act->sa_handler);
-        if (is_default_or_ignore(handler) && !faults(sig)) {
+        // SIGSEGV and SIGBUS at their default go through the trampoline (overflow reports);
+        // ignored, they stay ignored in the kernel, so that an exec'd program inherits SIG_IGN
+        // (a real fault kills the process either way: the kernel forces the default).
+        bool ignored = handler == reinterpret_cast<void*>(SIG_IGN);
+        if (is_default_or_ignore(handler) && (!faults(sig) || ignored)) {
             r = GREEN_REAL(sigaction)(sig, act, &kernel_old);
             if (r == 0)
                 a.wrapped = false;
