@@ -1,6 +1,7 @@
 // The fd lifecycle: socket, socketpair, pipe, pipe2, close, dup, dup2, dup3, fcntl, ioctl,
-// close_range, closefrom, fclose, pclose. These never park; they keep the fd table true, hide
-// the runtime's own fds from the program, and wake green threads parked on an fd that closes.
+// close_range, closefrom, fclose (pclose is in popen.cpp). These never park; they keep the fd
+// table true, hide the runtime's own fds from the program, and wake green threads parked on an
+// fd that closes.
 #include "fd_table.hpp"
 #include "hook.hpp"
 
@@ -269,14 +270,4 @@ GREEN_HOOK int fclose(FILE* stream)
             fd_table::note_close(fd);
     }
     return GREEN_REAL(fclose)(stream);
-}
-
-GREEN_HOOK int pclose(FILE* stream)
-{
-    if (stream && preload::ready()) {
-        int fd = fileno(stream);
-        if (fd >= 0)
-            fd_table::note_close(fd);
-    }
-    return GREEN_REAL(pclose)(stream);
 }
