@@ -39,6 +39,18 @@ void trampoline(int sig, siginfo_t* info, void* context)
 {
     if (faults(sig))
         check_fault_for_overflow(info->si_addr);
+    if (sig == SIGCHLD && hooks::child_wait_tls.parked && tls.running && tls.running->is_hub) {
+        // Deferred until the parked wait has looked for its child (signals.hpp).
+        if (!hooks::child_wait_tls.deferred) {
+            hooks::child_wait_tls.info = *info;
+            hooks::child_wait_tls.deferred = true;
+        }
+        int saved = errno;
+        std::uint64_t one = 1;
+        syscall(SYS_write, hooks::child_wait_tls.event_fd, &one, sizeof one);
+        errno = saved;
+        return;
+    }
     program_action& a = actions[sig];
     void* handler = a.handler.load(std::memory_order_acquire);
     int flags = a.flags.load(std::memory_order_relaxed);
@@ -217,6 +229,11 @@ GREEN_HOOK int siginterrupt(int sig, int interrupt)
 #pragma GCC diagnostic pop
 
 namespace green::hooks {
+
+bool handler_restarts(int sig)
+{
+    return sig > 0 && sig < NSIG && (actions[sig].flags.load(std::memory_order_relaxed) & SA_RESTART);
+}
 
 void install_signal_interposition()
 {

@@ -7,12 +7,21 @@
 // continues (WUNTRACED, WCONTINUED, waitid without WEXITED) block natively: a pidfd only reports
 // an exit (README).
 #include "child_watch.hpp"
+#include "fd_table.hpp"
 #include "hook.hpp"
+#include "signals.hpp"
 
+#include <sys/eventfd.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 using namespace green;
+
+namespace green::hooks {
+__thread child_wait_state child_wait_tls __attribute__((tls_model("initial-exec")));
+}
 
 namespace {
 
@@ -31,6 +40,47 @@ void select_children(pid_t pid, idtype_t& idtype, id_t& id)
     }
 }
 
+// The calling thread's eventfd for deferred SIGCHLDs (signals.hpp), made on first need.
+int deferral_event()
+{
+    auto& st = hooks::child_wait_tls;
+    pid_t self = pid_t(syscall(SYS_getpid));
+    if (st.owner == self)
+        return st.event_fd;
+    internal_scope scope;
+    if (st.owner != 0 && st.event_fd >= 0)
+        fd_table::release_runtime_fd(st.event_fd);
+    st.event_fd = fd_table::adopt_runtime_fd(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+    st.owner = st.event_fd >= 0 ? self : 0;
+    return st.event_fd;
+}
+
+struct deferral_event_release {
+    ~deferral_event_release()
+    {
+        auto& st = hooks::child_wait_tls;
+        if (st.owner == pid_t(syscall(SYS_getpid)) && st.event_fd >= 0)
+            fd_table::release_runtime_fd(st.event_fd);
+        st.owner = 0;
+    }
+};
+thread_local deferral_event_release release_at_thread_exit;
+
+// Sends the SIGCHLD the trampoline deferred while the wait was parked to this thread again, now
+// that the wait has taken its child: the program's handler runs as it would have natively,
+// right after the wait returned. True if there was one.
+bool replay_deferred_sigchld()
+{
+    if (!hooks::child_wait_tls.deferred)
+        return false;
+    hooks::child_wait_tls.deferred = false;
+    int saved = errno;
+    siginfo_t info = hooks::child_wait_tls.info;
+    syscall(SYS_rt_tgsigqueueinfo, getpid(), syscall(SYS_gettid), SIGCHLD, &info);
+    errno = saved;
+    return true;
+}
+
 // attempt(extra_options) makes the program's call with extra_options or'ed in; it returns > 0
 // when a child was reported, 0 when none has changed state (WNOHANG), -1 with errno.
 template <class Attempt>
@@ -44,19 +94,39 @@ long green_wait(idtype_t idtype, id_t id, bool exits_only, Attempt&& attempt)
         if (r != 0)
             return r;
         // A handler with SA_RESTART lets wait go on, as the kernel restarts it (signal(7)).
-        switch (child_watch::wait(idtype, id, interrupt_mode::unless_restart)) {
-        case child_watch::result::changed:
+        child_watch::extra_wake deferral{deferral_event(), &hooks::child_wait_tls.deferred};
+        (void)&release_at_thread_exit;
+        hooks::child_wait_tls.parked = deferral.fd >= 0;
+        child_watch::result w =
+            child_watch::wait(idtype, id, interrupt_mode::unless_restart, deferral);
+        hooks::child_wait_tls.parked = false;
+        switch (w) {
+        case child_watch::result::changed: {
+            r = attempt(WNOHANG);
+            bool was_sigchld = replay_deferred_sigchld();
+            if (r != 0)
+                return r > 0 ? (errno = entry_errno, r) : r;
+            if (was_sigchld && !hooks::handler_restarts(SIGCHLD)) {
+                errno = EINTR;  // a SIGCHLD for no child of this wait, and no SA_RESTART
+                return -1;
+            }
             break;
+        }
         case child_watch::result::unsupported:
+            replay_deferred_sigchld();
             errno = entry_errno;
             return attempt(0);
-        case child_watch::result::interrupted:
+        case child_watch::result::interrupted: {
             // The kernel reports a child that exited before it reports the signal.
             r = attempt(WNOHANG);
+            bool was_sigchld = replay_deferred_sigchld();
             if (r != 0)
-                return r;
+                return r > 0 ? (errno = entry_errno, r) : r;
+            if (was_sigchld && hooks::handler_restarts(SIGCHLD))
+                break;  // the SIGCHLD was for no child of this wait, and restarts it
             errno = EINTR;
             return -1;
+        }
         }
         errno = entry_errno;
     }

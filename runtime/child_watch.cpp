@@ -109,99 +109,87 @@ result park_on(int fd, interrupt_mode mode)
     return result::unsupported;
 }
 
-result wait_one(pid_t pid, interrupt_mode mode)
+// Adds fd to the set, edge-triggered: each write of an eventfd is a new edge, and it is never
+// drained (a waiter that drained it could take the edge from another waiter). Adding reports
+// the current count once: that report is consumed here, so the caller must look for writes
+// made before this call by other means (an epoch, a flag).
+void add_edge_triggered(int set, int fd)
 {
-    int fd;
-    {
-        internal_scope scope;
-        fd = open_pidfd(pid);
-    }
-    if (fd < 0)
-        return errno == ESRCH ? result::changed : result::unsupported;  // gone: retry reports it
-    result r = park_on(fd, mode);
-    fd_table::release_runtime_fd(fd);
-    return r;
-}
-
-result wait_program_pidfd(int program_fd, interrupt_mode mode)
-{
-    int fd;
-    {
-        internal_scope scope;
-        fd = fd_table::adopt_runtime_fd(fcntl(program_fd, F_DUPFD_CLOEXEC, 0));
-    }
-    if (fd < 0)
-        return result::changed;  // not open: the retry reports EBADF
-    result r = park_on(fd, mode);
-    fd_table::release_runtime_fd(fd);
-    return r;
-}
-
-result wait_any(interrupt_mode mode)
-{
-    constexpr int max_watched = 1024;  // more children than this: the rest are seen on rescan
-    int pidfds[max_watched];
-    int count = 0;
-    int set;
-    {
-        internal_scope scope;
-        int created = created_event();
-        std::uint64_t epoch = created_epoch.load(std::memory_order_acquire);
-        set = fd_table::adopt_runtime_fd(epoll_create1(EPOLL_CLOEXEC));
-        if (set < 0 || created < 0) {
-            fd_table::release_runtime_fd(set);
-            return result::unsupported;
-        }
-        // Edge-triggered: each write of the eventfd is a new edge, and it is never drained
-        // (a waiter that drained it could take the edge from another waiter). Adding it
-        // reports its current count once: that report is consumed here, and a child made
-        // before it was consumed shows in the epoch.
-        epoll_event ev{};
-        ev.events = EPOLLIN | EPOLLET;
-        ev.data.fd = created;
-        epoll_ctl(set, EPOLL_CTL_ADD, created, &ev);
-        epoll_wait(set, &ev, 1, 0);
-        if (created_epoch.load(std::memory_order_acquire) != epoch) {
-            fd_table::release_runtime_fd(set);
-            return result::changed;
-        }
-        bool listed = each_child([&](pid_t pid) {
-            if (count == max_watched)
-                return;
-            int fd = open_pidfd(pid);
-            if (fd < 0)
-                return;
-            epoll_event child{};
-            child.events = EPOLLIN;
-            child.data.fd = fd;
-            if (epoll_ctl(set, EPOLL_CTL_ADD, fd, &child) == 0)
-                pidfds[count++] = fd;
-            else
-                fd_table::release_runtime_fd(fd);
-        });
-        if (!listed) {
-            fd_table::release_runtime_fd(set);
-            return result::unsupported;
-        }
-    }
-    result r = park_on(set, mode);
-    for (int i = 0; i < count; ++i)
-        fd_table::release_runtime_fd(pidfds[i]);
-    fd_table::release_runtime_fd(set);
-    return r;
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLET;
+    ev.data.fd = fd;
+    epoll_ctl(set, EPOLL_CTL_ADD, fd, &ev);
+    epoll_wait(set, &ev, 1, 0);
 }
 
 }  // namespace
 
-result wait(idtype_t idtype, id_t id, interrupt_mode mode)
+result wait(idtype_t idtype, id_t id, interrupt_mode mode, extra_wake extra)
 {
     int saved = errno;
-    result r;
-    switch (idtype) {
-    case P_PID: r = wait_one(pid_t(id), mode); break;
-    case P_PIDFD: r = wait_program_pidfd(int(id), mode); break;
-    default: r = wait_any(mode); break;
+    constexpr int max_watched = 1024;  // more children than this: the rest are seen on rescan
+    int pidfds[max_watched];
+    int count = 0;
+    int set;
+    result early = result::unsupported;
+    bool parked = false;
+    {
+        internal_scope scope;
+        set = fd_table::adopt_runtime_fd(epoll_create1(EPOLL_CLOEXEC));
+        if (set < 0) {
+            errno = saved;
+            return result::unsupported;
+        }
+        auto watch = [&](int fd) {
+            epoll_event child{};
+            child.events = EPOLLIN;
+            child.data.fd = fd;
+            if (count < max_watched && epoll_ctl(set, EPOLL_CTL_ADD, fd, &child) == 0)
+                pidfds[count++] = fd;
+            else
+                fd_table::release_runtime_fd(fd);
+        };
+        bool ok = true;
+        if (extra.fd >= 0) {
+            add_edge_triggered(set, extra.fd);
+            if (extra.flag && *extra.flag)
+                early = result::changed;
+        }
+        if (idtype == P_PID) {
+            int fd = open_pidfd(pid_t(id));
+            if (fd >= 0)
+                watch(fd);
+            else if (errno == ESRCH)
+                early = result::changed;  // gone: the retry reports it
+            else
+                ok = false;
+        } else if (idtype == P_PIDFD) {
+            int fd = fd_table::adopt_runtime_fd(fcntl(int(id), F_DUPFD_CLOEXEC, 0));
+            if (fd >= 0)
+                watch(fd);
+            else
+                early = result::changed;  // not open: the retry reports EBADF
+        } else {
+            int created = created_event();
+            std::uint64_t epoch = created_epoch.load(std::memory_order_acquire);
+            if (created >= 0)
+                add_edge_triggered(set, created);
+            ok = created >= 0 && each_child([&](pid_t pid) {
+                int fd = open_pidfd(pid);
+                if (fd >= 0)
+                    watch(fd);
+            });
+            if (created_epoch.load(std::memory_order_acquire) != epoch)
+                early = result::changed;
+        }
+        parked = ok && early == result::unsupported;
+        if (!ok)
+            early = result::unsupported;
     }
+    result r = parked ? park_on(set, mode) : early;
+    for (int i = 0; i < count; ++i)
+        fd_table::release_runtime_fd(pidfds[i]);
+    fd_table::release_runtime_fd(set);
     errno = saved;
     return r;
 }

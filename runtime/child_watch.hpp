@@ -20,10 +20,18 @@ enum class result {
     unsupported,  // no pidfd could be had: the caller blocks natively
 };
 
-// Parks the running fiber until a child selected by (idtype, id) may have exited. idtype is
-// P_PID, P_PGID (id 0: the caller's group), P_ALL or P_PIDFD (id: the program's pidfd). Process
-// groups are watched as "any child": a wake-up for another child is only a spurious retry.
-result wait(idtype_t idtype, id_t id, interrupt_mode mode);
+// An eventfd that also ends the wait when written (edge-triggered, never drained), and the flag
+// its writer sets before writing: a write that came before the wait started shows in the flag.
+struct extra_wake {
+    int fd = -1;
+    const volatile bool* flag = nullptr;
+};
+
+// Parks the running fiber until a child selected by (idtype, id) may have exited, or `extra`
+// was written. idtype is P_PID, P_PGID (id 0: the caller's group), P_ALL or P_PIDFD (id: the
+// program's pidfd). Process groups are watched as "any child": a wake-up for another child is
+// only a spurious retry.
+result wait(idtype_t idtype, id_t id, interrupt_mode mode, extra_wake extra = {});
 
 // The process has made a child (fork, vfork, posix_spawn, popen...): waiters for any child
 // look again. Async-signal-safe; preserves errno.

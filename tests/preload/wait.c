@@ -33,6 +33,15 @@ static void show_status(const char *what, int status)
 }
 
 static volatile sig_atomic_t usr1_count, chld_count;
+static volatile long reaper_result = -2, reaper_errno;
+static void reaping_handler(int sig)
+{
+    (void)sig;
+    int saved = errno;
+    reaper_result = waitpid(-1, NULL, WNOHANG);
+    reaper_errno = errno;
+    errno = saved;
+}
 static void on_usr1(int sig) { (void)sig; usr1_count++; }
 static void on_chld(int sig) { (void)sig; chld_count++; }
 
@@ -168,6 +177,23 @@ int main(void)
     show_status("waitpid", status);
     say("SIGCHLD seen: %s", yesno(chld_count >= 1));
     signal(SIGCHLD, SIG_DFL);
+
+    say("== a reaping SIGCHLD handler runs after the blocking wait took its child");
+    for (int flags = SA_RESTART;; flags = 0) {
+        install_handler(SIGCHLD, reaping_handler, flags);
+        a = child_exiting(50, 24);
+        CALL(waitpid(-1, &status, 0) == a);
+        show_status("waitpid(-1)", status);
+        usleep(10000);
+        if (reaper_result == -1)
+            say("the handler's waitpid: -1 %s", errno_name((int)reaper_errno));
+        else
+            say("the handler's waitpid: %s", reaper_result == a ? "took the child" : "?");
+        signal(SIGCHLD, SIG_DFL);
+        reaper_result = -2;
+        if (flags == 0)
+            break;
+    }
 
     say("== a child born while another thread waits for any child");
     {
