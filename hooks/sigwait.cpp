@@ -68,8 +68,9 @@ int green_sigtimedwait(const sigset_t* set, siginfo_t* info, std::uint64_t deadl
     }
     if (fd < 0)
         return -2;  // no signalfd: the caller blocks natively
-    fd_info watched = fd_table::lookup(fd);
+    fd_table::track_runtime_fd_slot(&fd);  // a dup2 onto its number moves it
     for (;;) {
+        fd_info watched = fd_table::lookup(fd);
         fd_wait_result w = fd_table::wait(fd, watched.generation, EPOLLIN, deadline, mode);
         r = take_pending(set, info);
         if (r > 0)
@@ -78,12 +79,13 @@ int green_sigtimedwait(const sigset_t* set, siginfo_t* info, std::uint64_t deadl
             errno = EINTR;
             break;
         }
-        if (w == fd_wait_result::timed_out || w != fd_wait_result::ready) {
+        if (w == fd_wait_result::timed_out || w == fd_wait_result::not_pollable) {
             errno = EAGAIN;
             break;
         }
-        // Another thread took the signal first: wait again.
+        // Another thread took the signal first, or the signalfd moved: wait again.
     }
+    fd_table::untrack_runtime_fd_slot(&fd);
     fd_table::release_runtime_fd(fd);
     if (r > 0)
         errno = entry_errno;
@@ -102,12 +104,14 @@ int suspend_event()
         fd_table::release_runtime_fd(suspend_tls.event_fd);
     suspend_tls.event_fd = fd_table::adopt_runtime_fd(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
     suspend_tls.owner = self;
+    fd_table::track_runtime_fd_slot(&suspend_tls.event_fd);
     return suspend_tls.event_fd;
 }
 
 struct suspend_event_release {
     ~suspend_event_release()
     {
+        fd_table::untrack_runtime_fd_slot(&suspend_tls.event_fd);
         if (suspend_tls.event_fd >= 0 && suspend_tls.owner == pid_t(syscall(SYS_getpid)))
             fd_table::release_runtime_fd(suspend_tls.event_fd);
         suspend_tls.event_fd = -1;
@@ -130,11 +134,16 @@ int green_suspend(const sigset_t* mask)
     suspend_tls.waiting = true;
     if (mask)
         GREEN_REAL(pthread_sigmask)(SIG_SETMASK, mask, &old);
-    fd_info watched = fd_table::lookup(fd);
     // Only the eventfd ends this wait: the handler that ends it is the one the trampoline
-    // reports, whichever green thread the hub would have interrupted.
-    fd_wait_result w = fd_table::wait(fd, watched.generation, EPOLLIN, no_deadline,
-                                      interrupt_mode::never);
+    // reports, whichever green thread the hub would have interrupted. It may move (a dup2 onto
+    // its number) while parked: then wait on its new number.
+    fd_wait_result w;
+    do {
+        fd = suspend_tls.event_fd;
+        fd_info watched = fd_table::lookup(fd);
+        w = fd_table::wait(fd, watched.generation, EPOLLIN, no_deadline, interrupt_mode::never);
+    } while (w == fd_wait_result::closed);
+    fd = suspend_tls.event_fd;
     suspend_tls.waiting = false;
     if (mask)
         GREEN_REAL(pthread_sigmask)(SIG_SETMASK, &old, nullptr);

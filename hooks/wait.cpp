@@ -52,6 +52,7 @@ int deferral_event()
         fd_table::release_runtime_fd(st.event_fd);
     st.event_fd = fd_table::adopt_runtime_fd(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
     st.owner = st.event_fd >= 0 ? self : 0;
+    fd_table::track_runtime_fd_slot(&st.event_fd);  // a dup2 onto its number moves it
     return st.event_fd;
 }
 
@@ -59,6 +60,7 @@ struct deferral_event_release {
     ~deferral_event_release()
     {
         auto& st = hooks::child_wait_tls;
+        fd_table::untrack_runtime_fd_slot(&st.event_fd);
         if (st.owner == pid_t(syscall(SYS_getpid)) && st.event_fd >= 0)
             fd_table::release_runtime_fd(st.event_fd);
         st.owner = 0;

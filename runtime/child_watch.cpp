@@ -22,7 +22,7 @@ namespace {
 // The eventfd written when the process makes a child, made by the first "any child" waiter.
 // A forked child inherits the parent's (the same eventfd): it makes its own on first need, so
 // that the two processes do not wake each other's waiters (which would only cost a rescan).
-std::atomic<int> created_fd{-1};
+int created_fd = -1;  // atomic builtins: a tracked runtime fd slot (it may move)
 std::atomic<std::uint64_t> created_epoch{0};  // children made so far (any process sharing it)
 std::atomic<pid_t> created_owner{0};
 spinlock created_lock;
@@ -30,11 +30,11 @@ spinlock created_lock;
 int created_event()
 {
     pid_t self = pid_t(syscall(SYS_getpid));
-    int fd = created_fd.load(std::memory_order_acquire);
+    int fd = __atomic_load_n(&created_fd, __ATOMIC_ACQUIRE);
     if (fd >= 0 && created_owner.load(std::memory_order_relaxed) == self)
         return fd;
     spinlock_guard g(created_lock);
-    fd = created_fd.load(std::memory_order_relaxed);
+    fd = __atomic_load_n(&created_fd, __ATOMIC_ACQUIRE);
     if (fd >= 0 && created_owner.load(std::memory_order_relaxed) == self)
         return fd;
     internal_scope scope;
@@ -42,8 +42,9 @@ int created_event()
         fd_table::release_runtime_fd(fd);  // the parent's, inherited through fork
     fd = fd_table::adopt_runtime_fd(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
     created_owner.store(self, std::memory_order_relaxed);
-    created_fd.store(fd, std::memory_order_release);
-    return fd;
+    __atomic_store_n(&created_fd, fd, __ATOMIC_RELEASE);
+    fd_table::track_runtime_fd_slot(&created_fd);
+    return __atomic_load_n(&created_fd, __ATOMIC_ACQUIRE);
 }
 
 int open_pidfd(pid_t pid)
@@ -101,9 +102,10 @@ result park_on(int fd, interrupt_mode mode)
     fd_info info = fd_table::lookup(fd);
     switch (fd_table::wait(fd, info.generation, EPOLLIN, no_deadline, mode)) {
     case fd_wait_result::ready:
-    case fd_wait_result::timed_out: return result::changed;
+    case fd_wait_result::timed_out:
+    case fd_wait_result::closed:  // moved away by a dup2 onto its number: look again
+        return result::changed;
     case fd_wait_result::interrupted: return result::interrupted;
-    case fd_wait_result::closed:
     case fd_wait_result::not_pollable: break;
     }
     return result::unsupported;
@@ -140,14 +142,18 @@ result wait(idtype_t idtype, id_t id, interrupt_mode mode, extra_wake extra)
             errno = saved;
             return result::unsupported;
         }
+        // Tracked while held: another thread's dup2 onto one of these numbers moves it.
+        fd_table::track_runtime_fd_slot(&set);
         auto watch = [&](int fd) {
             epoll_event child{};
             child.events = EPOLLIN;
             child.data.fd = fd;
-            if (count < max_watched && epoll_ctl(set, EPOLL_CTL_ADD, fd, &child) == 0)
-                pidfds[count++] = fd;
-            else
+            if (count < max_watched && epoll_ctl(set, EPOLL_CTL_ADD, fd, &child) == 0) {
+                pidfds[count] = fd;
+                fd_table::track_runtime_fd_slot(&pidfds[count++]);
+            } else {
                 fd_table::release_runtime_fd(fd);
+            }
         };
         bool ok = true;
         if (extra.fd >= 0) {
@@ -187,8 +193,11 @@ result wait(idtype_t idtype, id_t id, interrupt_mode mode, extra_wake extra)
             early = result::unsupported;
     }
     result r = parked ? park_on(set, mode) : early;
-    for (int i = 0; i < count; ++i)
+    for (int i = 0; i < count; ++i) {
+        fd_table::untrack_runtime_fd_slot(&pidfds[i]);
         fd_table::release_runtime_fd(pidfds[i]);
+    }
+    fd_table::untrack_runtime_fd_slot(&set);
     fd_table::release_runtime_fd(set);
     errno = saved;
     return r;
@@ -197,7 +206,7 @@ result wait(idtype_t idtype, id_t id, interrupt_mode mode, extra_wake extra)
 void note_child_created()
 {
     created_epoch.fetch_add(1, std::memory_order_acq_rel);
-    int fd = created_fd.load(std::memory_order_acquire);
+    int fd = __atomic_load_n(&created_fd, __ATOMIC_ACQUIRE);
     if (fd < 0)
         return;
     int saved = errno;

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <vector>
 
 namespace green::fd_table {
 namespace {
@@ -95,13 +96,16 @@ bool epoll_accepts(int fd)
         internal_scope scope;
         return adopt_runtime_fd(epoll_create1(EPOLL_CLOEXEC));
     }();
+    static bool tracked = (track_runtime_fd_slot(&probe), true);
+    (void)tracked;
     if (probe < 0)
         return true;
+    int set = __atomic_load_n(&probe, __ATOMIC_ACQUIRE);
     epoll_event ev{};
     ev.events = EPOLLET;
-    if (epoll_ctl(probe, EPOLL_CTL_ADD, fd, &ev) != 0)
+    if (epoll_ctl(set, EPOLL_CTL_ADD, fd, &ev) != 0)
         return errno != EPERM;
-    epoll_ctl(probe, EPOLL_CTL_DEL, fd, nullptr);
+    epoll_ctl(set, EPOLL_CTL_DEL, fd, nullptr);
     return true;
 }
 
@@ -322,6 +326,75 @@ void release_runtime_fd(int fd)
         retire(fd, *s);
     }
     ::close(fd);
+}
+
+namespace {
+
+spinlock slots_lock;
+std::vector<int*>* slots;  // never freed: hubs of exiting threads untrack at any time
+
+}  // namespace
+
+void track_runtime_fd_slot(int* slot)
+{
+    internal_scope scope;
+    spinlock_guard g(slots_lock);
+    if (!slots)
+        slots = new std::vector<int*>();
+    for (int* s : *slots)
+        if (s == slot)
+            return;
+    slots->push_back(slot);
+}
+
+void untrack_runtime_fd_slot(int* slot)
+{
+    spinlock_guard g(slots_lock);
+    if (!slots)
+        return;
+    for (auto it = slots->begin(); it != slots->end(); ++it)
+        if (*it == slot) {
+            slots->erase(it);
+            return;
+        }
+}
+
+int relocate_runtime_fd(int fd)
+{
+    internal_scope scope;
+    static const int floor = runtime_fd_floor();
+    int saved = errno;
+    spinlock_guard g(slots_lock);
+    int moved = fcntl(fd, F_DUPFD_CLOEXEC, fd < floor ? floor : fd + 1);
+    if (moved < 0 && fd >= floor)
+        moved = fcntl(fd, F_DUPFD_CLOEXEC, floor);  // nothing free above it: below, then
+    if (moved < 0)
+        return -1;
+    if (fd_slot* s = slot_for(moved)) {
+        spinlock_guard sg(s->lock);
+        retire(moved, *s);
+        s->kind.store(fd_kind::runtime, std::memory_order_relaxed);
+    }
+    bool held = false;
+    if (slots)
+        for (int* slot : *slots)
+            if (__atomic_load_n(slot, __ATOMIC_ACQUIRE) == fd) {
+                __atomic_store_n(slot, moved, __ATOMIC_RELEASE);
+                held = true;
+            }
+    if (!held) {
+        // No slot of the runtime's holds it (libuv's process-wide signal lock pipe, which the
+        // runtime never uses): the number is simply given up.
+        ::close(moved);
+        moved = fd;
+    }
+    // The old number is no longer the runtime's: the caller's dup2 replaces it.
+    if (fd_slot* s = existing_slot(fd)) {
+        spinlock_guard sg(s->lock);
+        retire(fd, *s);
+    }
+    errno = saved;
+    return moved;
 }
 
 fd_wait_result wait(int fd, std::uint32_t generation, std::uint32_t events,

@@ -86,6 +86,20 @@ bool is_runtime_fd(int fd);
 // Closes a runtime fd (hub teardown). Ignores -1.
 void release_runtime_fd(int fd);
 
+// The places that hold runtime fd numbers (a hub's members, libuv's loop fields, the runtime's
+// own variables), so that a runtime fd can move when the program wants its number. A slot is
+// read and written with atomic builtins by the mover; its owner untracks it before the memory
+// goes away. Tracking the same slot twice is harmless.
+void track_runtime_fd_slot(int* slot);
+void untrack_runtime_fd_slot(int* slot);
+
+// The program dup2s or dup3s onto `fd`, a runtime fd: the runtime's file moves to a new
+// number (close-on-exec, above the floor) and every tracked slot holding `fd` is updated; the
+// old number is then the program's to take. An epoll set or libuv watcher that registered the
+// old number keeps its registration: epoll keys it by the open file, which stays open under
+// the new number. Returns the new number, or -1 with errno (EMFILE) if it cannot move.
+int relocate_runtime_fd(int fd);
+
 // Parks the running fiber until `events` (EPOLLIN/EPOLLOUT) may be possible on fd, the deadline
 // passes, the fd is closed or a signal interrupts. `generation` is the one lookup returned.
 fd_wait_result wait(int fd, std::uint32_t generation, std::uint32_t events,
