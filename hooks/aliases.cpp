@@ -37,3 +37,42 @@ GREEN_HOOK int __fcntl(int fd, int cmd, ...)
     va_end(args);
     return fcntl(fd, cmd, arg);
 }
+
+// The pthread names glibc also exports with two underscores, for programs linked against
+// libpthread before glibc 2.34 merged it.
+#include <pthread.h>
+
+GREEN_HOOK int __pthread_mutex_init(pthread_mutex_t* m, const pthread_mutexattr_t* a)
+{
+    return pthread_mutex_init(m, a);
+}
+GREEN_HOOK int __pthread_mutex_destroy(pthread_mutex_t* m) { return pthread_mutex_destroy(m); }
+GREEN_HOOK int __pthread_mutex_lock(pthread_mutex_t* m) { return pthread_mutex_lock(m); }
+GREEN_HOOK int __pthread_mutex_trylock(pthread_mutex_t* m) { return pthread_mutex_trylock(m); }
+GREEN_HOOK int __pthread_mutex_unlock(pthread_mutex_t* m) { return pthread_mutex_unlock(m); }
+GREEN_HOOK int __pthread_rwlock_init(pthread_rwlock_t* l, const pthread_rwlockattr_t* a)
+{
+    return pthread_rwlock_init(l, a);
+}
+GREEN_HOOK int __pthread_rwlock_destroy(pthread_rwlock_t* l) { return pthread_rwlock_destroy(l); }
+GREEN_HOOK int __pthread_rwlock_rdlock(pthread_rwlock_t* l) { return pthread_rwlock_rdlock(l); }
+GREEN_HOOK int __pthread_rwlock_tryrdlock(pthread_rwlock_t* l)
+{
+    return pthread_rwlock_tryrdlock(l);
+}
+GREEN_HOOK int __pthread_rwlock_wrlock(pthread_rwlock_t* l) { return pthread_rwlock_wrlock(l); }
+GREEN_HOOK int __pthread_rwlock_trywrlock(pthread_rwlock_t* l)
+{
+    return pthread_rwlock_trywrlock(l);
+}
+GREEN_HOOK int __pthread_rwlock_unlock(pthread_rwlock_t* l) { return pthread_rwlock_unlock(l); }
+GREEN_HOOK int __pthread_once(pthread_once_t* o, void (*f)(void)) { return pthread_once(o, f); }
+GREEN_HOOK int __pthread_key_create(pthread_key_t* k, void (*d)(void*))
+{
+    return pthread_key_create(k, d);
+}
+GREEN_HOOK void* __pthread_getspecific(pthread_key_t k) { return pthread_getspecific(k); }
+GREEN_HOOK int __pthread_setspecific(pthread_key_t k, const void* v)
+{
+    return pthread_setspecific(k, v);
+}

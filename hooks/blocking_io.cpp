@@ -1,5 +1,6 @@
 #include "blocking_io.hpp"
 
+#include "cancel.hpp"
 #include "hook.hpp"
 #include "log.hpp"
 
@@ -21,11 +22,16 @@ wait_outcome io_wait::wait()
     }
     // signal(7): socket calls with a timeout fail with EINTR even under SA_RESTART.
     interrupt_mode mode = timeout_ ? interrupt_mode::always : interrupt_mode::unless_restart;
+    // Every blocking transfer, accept and connect is a cancellation point.
+    cancel_point point;
     switch (fd_table::wait(fd_, info_.generation, events_, deadline, mode)) {
     case fd_wait_result::ready: return wait_outcome::retry;
     case fd_wait_result::timed_out: errno = timeout_errno_; return wait_outcome::fail;
     case fd_wait_result::closed: errno = EBADF; return wait_outcome::fail;
-    case fd_wait_result::interrupted: errno = EINTR; return wait_outcome::fail;
+    case fd_wait_result::interrupted:
+        point.check();
+        errno = EINTR;
+        return wait_outcome::fail;
     case fd_wait_result::not_pollable: break;
     }
     GREEN_LOG(warn, "fd %d cannot be waited on; the call blocks its hub thread", fd_);

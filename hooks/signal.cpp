@@ -4,14 +4,18 @@
 // arrived while the hub was waiting (every green thread of that thread parked), tells the hub,
 // which interrupts one parked call. sigaction reports the program's own handler back, and the
 // kernel keeps the program's mask and flags, so nesting, SA_NODEFER and SA_ONSTACK are as
-// native. Only dispositions set through these entry points are seen (README).
+// native. The trampoline also ends the readiness waits of its thread (signal_aware_wait in
+// signals.hpp). Only dispositions set through these entry points are seen (README).
 #include "signals.hpp"
 
 #include "hook.hpp"
 #include "overflow.hpp"
 
+#include "fd_table.hpp"
+
 #include <csignal>
 #include <cstring>
+#include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -74,13 +78,7 @@ void trampoline(int sig, siginfo_t* info, void* context)
     else
         reinterpret_cast<void (*)(int)>(handler)(sig);
 
-    // A green sigsuspend or pause on this thread ends now, whether it has parked yet or not.
-    if (hooks::suspend_tls.waiting && hooks::suspend_tls.event_fd >= 0) {
-        int saved = errno;
-        std::uint64_t one = 1;
-        syscall(SYS_write, hooks::suspend_tls.event_fd, &one, sizeof one);
-        errno = saved;
-    }
+    hooks::signal_aware_wait::note_handler_ran(sig);
 
     // Only a signal that reached a thread whose hub was waiting interrupts: one that arrives
     // while a green thread runs program code, as on a running native thread, interrupts nothing.
@@ -233,6 +231,106 @@ namespace green::hooks {
 bool handler_restarts(int sig)
 {
     return sig > 0 && sig < NSIG && (actions[sig].flags.load(std::memory_order_relaxed) & SA_RESTART);
+}
+
+namespace {
+
+// This thread's readiness waits, newest first. Changed only by fibers of this thread and read by
+// handlers on it: each change is one store, ordered against handlers by signal fences.
+__thread signal_aware_wait* waits_of_thread __attribute__((tls_model("initial-exec")));
+
+std::atomic<int> signal_wakeup{-2};  // -2: not made yet; -1: could not be made
+
+int set_thread_mask(const sigset_t* mask, sigset_t* old)
+{
+    // The raw system call, as ppoll and pselect hand the mask to the kernel: glibc's
+    // sigprocmask would quietly keep its internal signals unblocked.
+    return int(syscall(SYS_rt_sigprocmask, SIG_SETMASK, mask, old, _NSIG / 8));
+}
+
+}  // namespace
+
+signal_aware_wait::signal_aware_wait(const sigset_t* mask) : has_mask_(mask != nullptr)
+{
+    if (mask)
+        mask_ = *mask;
+    else
+        sigemptyset(&mask_);  // a signal delivered to the thread was unblocked: any counts
+    wakeup_fd();  // made before the wait is visible to handlers, never inside one
+    next_ = waits_of_thread;
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    waits_of_thread = this;
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+}
+
+signal_aware_wait::~signal_aware_wait()
+{
+    int saved = errno;
+    if (applied_)
+        set_thread_mask(&saved_, nullptr);
+    // Fibers of one thread end their waits in any order.
+    for (signal_aware_wait** p = &waits_of_thread; *p; p = &(*p)->next_)
+        if (*p == this) {
+            std::atomic_signal_fence(std::memory_order_seq_cst);
+            *p = next_;
+            std::atomic_signal_fence(std::memory_order_seq_cst);
+            break;
+        }
+    errno = saved;
+}
+
+bool signal_aware_wait::apply_mask()
+{
+    if (!has_mask_)
+        return true;
+    int saved = errno;
+    applied_ = set_thread_mask(&mask_, &saved_) == 0;
+    errno = saved;
+    return applied_;
+}
+
+int signal_aware_wait::wakeup_fd()
+{
+    int fd = signal_wakeup.load(std::memory_order_acquire);
+    if (fd != -2)
+        return fd;
+    int saved = errno;
+    int made;
+    {
+        internal_scope scope;
+        made = fd_table::adopt_runtime_fd(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+    }
+    if (made < 0)
+        made = -1;
+    int expected = -2;
+    if (!signal_wakeup.compare_exchange_strong(expected, made, std::memory_order_acq_rel)) {
+        fd_table::release_runtime_fd(made);
+        made = expected;
+    } else if (made >= 0) {
+        // A program's dup2 onto its number moves it (fd_table::relocate_runtime_fd), which
+        // updates the int inside the atomic (lock-free, the layout of an int).
+        static_assert(sizeof(std::atomic<int>) == sizeof(int));
+        fd_table::track_runtime_fd_slot(reinterpret_cast<int*>(&signal_wakeup));
+    }
+    errno = saved;
+    return made;
+}
+
+void signal_aware_wait::note_handler_ran(int sig)
+{
+    bool hit = false;
+    for (signal_aware_wait* w = waits_of_thread; w; w = w->next_)
+        if (sigismember(&w->mask_, sig) != 1) {
+            w->hit_ = 1;
+            hit = true;
+        }
+    int fd = signal_wakeup.load(std::memory_order_relaxed);
+    if (hit && fd >= 0) {
+        int saved = errno;
+        std::uint64_t one = 1;
+        syscall(SYS_write, fd, &one, sizeof one);
+        errno = saved;
+    }
 }
 
 void install_signal_interposition()

@@ -8,15 +8,40 @@
 
 namespace green::hooks {
 
-// A thread's green sigsuspend/pause (sigwait.cpp): while `waiting`, the trampoline writes
-// `event_fd` after running a program's handler on this thread. Initial-exec TLS: read in
-// signal handlers.
-struct suspend_state {
-    int event_fd = -1;
-    pid_t owner = 0;  // the process that made event_fd (a forked child makes its own)
-    volatile bool waiting = false;
+// A readiness wait of a green thread (poll, select, epoll_wait and their p-variants) as a
+// signal handler sees it. While it exists, the trampoline marks it when a handler runs on this
+// OS thread for a signal its mask (the p-variants' one; none otherwise) leaves unblocked, and
+// then writes wakeup_fd(), which the wait watches with its other fds. So a handler that runs at
+// any point after construction ends the wait with EINTR, even one that runs before the fiber
+// has parked (no signal slips between the check and the park: the race the p-variants exist
+// to avoid), and even when the handler itself makes an fd ready (as the kernel decides EINTR
+// before the handler runs).
+class signal_aware_wait {
+public:
+    explicit signal_aware_wait(const sigset_t* mask);
+    ~signal_aware_wait();  // puts the thread's own mask back (if applied), then unregisters
+    signal_aware_wait(const signal_aware_wait&) = delete;
+    signal_aware_wait& operator=(const signal_aware_wait&) = delete;
+
+    // Makes the wait's mask the OS thread's signal mask until destruction; signals it unblocks
+    // that are pending are delivered before this returns (and mark the wait). False on failure.
+    bool apply_mask();
+    bool interrupted() const { return hit_ != 0; }
+    // The fd the trampoline writes (one per process); -1 if it could not be made, and then only
+    // the hub's own signal path (which interrupts one parked fiber) ends a wait.
+    static int wakeup_fd();
+
+    // For the trampoline: a handler for `sig` ran on this thread.
+    static void note_handler_ran(int sig);
+
+private:
+    sigset_t mask_;
+    sigset_t saved_{};
+    bool has_mask_;
+    bool applied_ = false;
+    volatile sig_atomic_t hit_ = 0;
+    signal_aware_wait* next_ = nullptr;
 };
-extern __thread suspend_state suspend_tls __attribute__((tls_model("initial-exec")));
 
 // A thread's green wait for children (wait.cpp). A blocking wait that a child's exit wakes
 // returns that child before the SIGCHLD handler runs (the kernel reaps first, then delivers on
@@ -26,7 +51,7 @@ extern __thread suspend_state suspend_tls __attribute__((tls_model("initial-exec
 // which the wait watches; the wait looks for its child first and then replays the signal to
 // this thread. Zero-initialised TLS (owner 0: no event_fd yet).
 struct child_wait_state {
-    volatile bool parked;
+    volatile int parked;  // green waits parked on this OS thread
     volatile bool deferred;
     int event_fd;
     pid_t owner;  // the process that made event_fd (a forked child makes its own)

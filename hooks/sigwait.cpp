@@ -6,10 +6,9 @@
 // in the siginfo. The signalfd is polled on the waiting thread's own hub, which matters: a
 // signalfd reports the signals pending for the thread that polls it.
 //
-// Waiting for a handler to run (sigsuspend, pause) parks on an eventfd of the thread's that the
-// signal trampoline writes after a program's handler ran on that thread while a green thread
-// there was suspended (signal.cpp). An eventfd keeps the event: a handler that runs between
-// the mask change and the park is not lost.
+// Waiting for a handler to run (sigsuspend, pause) is a signal_aware_wait (signals.hpp) with the
+// call's mask: the trampoline marks it and writes an eventfd it parks on, so a handler that
+// runs between the mask change and the park is not lost.
 #include "signals.hpp"
 
 #include "fd_table.hpp"
@@ -24,13 +23,7 @@
 
 using namespace green;
 
-namespace green::hooks {
-__thread suspend_state suspend_tls __attribute__((tls_model("initial-exec")));
-}
-
 namespace {
-
-using hooks::suspend_tls;
 
 // libc declares these pointers nonnull, and the compiler would drop a plain null check; a null
 // one goes to libc, which reports it as the kernel does.
@@ -92,65 +85,28 @@ int green_sigtimedwait(const sigset_t* set, siginfo_t* info, std::uint64_t deadl
     return r;
 }
 
-// The calling thread's "a handler ran" eventfd, made on first need (and again in a forked
-// child, which must not share its parent's).
-int suspend_event()
-{
-    pid_t self = pid_t(syscall(SYS_getpid));
-    if (suspend_tls.event_fd >= 0 && suspend_tls.owner == self)
-        return suspend_tls.event_fd;
-    internal_scope scope;
-    if (suspend_tls.event_fd >= 0)
-        fd_table::release_runtime_fd(suspend_tls.event_fd);
-    suspend_tls.event_fd = fd_table::adopt_runtime_fd(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
-    suspend_tls.owner = self;
-    fd_table::track_runtime_fd_slot(&suspend_tls.event_fd);
-    return suspend_tls.event_fd;
-}
-
-struct suspend_event_release {
-    ~suspend_event_release()
-    {
-        fd_table::untrack_runtime_fd_slot(&suspend_tls.event_fd);
-        if (suspend_tls.event_fd >= 0 && suspend_tls.owner == pid_t(syscall(SYS_getpid)))
-            fd_table::release_runtime_fd(suspend_tls.event_fd);
-        suspend_tls.event_fd = -1;
-    }
-};
-thread_local suspend_event_release release_at_thread_exit;
-
 // sigsuspend's core: with `mask` (null: the mask as it is) in place, parks until a handler has
-// run on this thread. Returns -1 with EINTR, or -2 if the caller must block natively.
+// run on this thread for a signal the mask leaves unblocked. Returns -1 with EINTR, or -2 if
+// the caller must block natively. The signal_aware_wait makes the mask the thread's and is told
+// by the trampoline of every handler run from then on, even one that runs before the park.
 int green_suspend(const sigset_t* mask)
 {
-    int fd = suspend_event();
+    int fd = hooks::signal_aware_wait::wakeup_fd();
     if (fd < 0)
         return -2;
-    (void)&release_at_thread_exit;
-    std::uint64_t count;
-    while (syscall(SYS_read, fd, &count, sizeof count) > 0) {
-    }
-    sigset_t old;
-    suspend_tls.waiting = true;
-    if (mask)
-        GREEN_REAL(pthread_sigmask)(SIG_SETMASK, mask, &old);
-    // Only the eventfd ends this wait: the handler that ends it is the one the trampoline
-    // reports, whichever green thread the hub would have interrupted. It may move (a dup2 onto
-    // its number) while parked: then wait on its new number.
-    fd_wait_result w;
-    do {
-        fd = suspend_tls.event_fd;
-        fd_info watched = fd_table::lookup(fd);
-        w = fd_table::wait(fd, watched.generation, EPOLLIN, no_deadline, interrupt_mode::never);
-    } while (w == fd_wait_result::closed);
-    fd = suspend_tls.event_fd;
-    suspend_tls.waiting = false;
-    if (mask)
-        GREEN_REAL(pthread_sigmask)(SIG_SETMASK, &old, nullptr);
-    while (syscall(SYS_read, fd, &count, sizeof count) > 0) {
-    }
-    if (w != fd_wait_result::ready)
+    hooks::signal_aware_wait signals(mask);
+    if (!signals.apply_mask())
         return -2;
+    while (!signals.interrupted()) {
+        // The wake-up fd is shared by every such wait of the process (and may move, a dup2 onto
+        // its number): a wake-up for another thread's handler only means looking again.
+        fd = hooks::signal_aware_wait::wakeup_fd();
+        fd_info watched = fd_table::lookup(fd);
+        fd_wait_result w =
+            fd_table::wait(fd, watched.generation, EPOLLIN, no_deadline, interrupt_mode::never);
+        if (w == fd_wait_result::not_pollable)
+            return -2;
+    }
     errno = EINTR;
     return -1;
 }

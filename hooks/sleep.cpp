@@ -1,4 +1,5 @@
 // sleep, usleep, nanosleep, clock_nanosleep: timers on the hub, with nanosecond deadlines.
+#include "cancel.hpp"
 #include "hook.hpp"
 
 #include <cerrno>
@@ -23,8 +24,11 @@ int green_sleep(hub* h, std::uint64_t delay, std::uint64_t* left)
         return 0;
     }
     std::uint64_t deadline = deadline_after(now_ns(), delay);
-    // Sleeps are never restarted after a handler, SA_RESTART or not (signal(7)).
+    // Sleeps are cancellation points, and are never restarted after a handler, SA_RESTART or
+    // not (signal(7)).
+    hooks::cancel_point point;
     if (h->sleep_until(deadline, interrupt_mode::always) == wake_reason::interrupted) {
+        point.check();
         if (left) {
             std::uint64_t now = now_ns();
             *left = deadline > now ? deadline - now : 0;

@@ -98,10 +98,12 @@ long green_wait(idtype_t idtype, id_t id, bool exits_only, Attempt&& attempt)
         // A handler with SA_RESTART lets wait go on, as the kernel restarts it (signal(7)).
         child_watch::extra_wake deferral{deferral_event(), &hooks::child_wait_tls.deferred};
         (void)&release_at_thread_exit;
-        hooks::child_wait_tls.parked = deferral.fd >= 0;
+        if (deferral.fd >= 0)
+            hooks::child_wait_tls.parked = hooks::child_wait_tls.parked + 1;
         child_watch::result w =
             child_watch::wait(idtype, id, interrupt_mode::unless_restart, deferral);
-        hooks::child_wait_tls.parked = false;
+        if (deferral.fd >= 0)
+            hooks::child_wait_tls.parked = hooks::child_wait_tls.parked - 1;
         switch (w) {
         case child_watch::result::changed: {
             r = attempt(WNOHANG);

@@ -5,6 +5,7 @@
 #include "hub.hpp"
 #include "internal.hpp"
 #include "overflow.hpp"
+#include "resolver.hpp"
 #include "signals.hpp"
 
 #include <cinttypes>
@@ -17,6 +18,7 @@
 namespace green::preload {
 
 std::atomic<int> init_state{0};
+resolver_mode resolver = resolver_mode::ares;
 
 namespace {
 
@@ -42,11 +44,18 @@ void initialise()
     internal_scope scope;
     config c = read_config();
     set_log_level(c.log);
+    native_threads = c.native_threads;
     configure_stacks(stack_config{c.stack_size, c.stack_guard, 1024});
     hooks::install_signal_interposition();
+    resolver = c.resolver;
+    if (c.dns_servers && !resolver::configure({c.dns_servers}))
+        reject("GREEN_DNS_SERVERS", c.dns_servers, "c-ares does not accept this server list");
     // Only the forking thread lives on in a child, and the hub it inherited shares its epoll
     // sets with the parent's: the child makes its own on first need.
-    pthread_atfork(nullptr, nullptr, [] { hub::abandon_after_fork(); });
+    pthread_atfork(nullptr, nullptr, [] {
+        resolver::abandon_after_fork();
+        hub::abandon_after_fork();
+    });
     if (c.stats) {
         stats_fd = fd_table::adopt_runtime_fd(fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 0));
         fd_table::track_runtime_fd_slot(&stats_fd);
@@ -55,6 +64,8 @@ void initialise()
 }
 
 }  // namespace
+
+bool native_threads = false;
 
 void ensure_init()
 {

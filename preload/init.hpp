@@ -2,6 +2,8 @@
 // constructor) and during it (dlsym, libuv); until it is done they pass straight through.
 #pragma once
 
+#include "config.hpp"
+
 #include <atomic>
 
 namespace green::preload {
@@ -10,6 +12,11 @@ extern std::atomic<int> init_state;  // 0: not started, 1: running, 2: done
 constexpr int init_done = 2;
 
 void ensure_init();
+
+// GREEN_THREADS=native: pthread_create makes OS threads. Set once, during start-up.
+extern bool native_threads;
+// GREEN_RESOLVER, as validated at start.
+extern resolver_mode resolver;
 
 inline bool ready()
 {

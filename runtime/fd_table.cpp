@@ -163,6 +163,54 @@ void unlink_waiter(fd_slot& s, fd_waiter& w)
     w.linked = false;
 }
 
+// Registers fd with h's poller unless it is already (with the slot locked).
+enum class registration { done, closed, never_changes, failed };
+
+registration ensure_registered(int fd, fd_slot& s, hub* h)
+{
+    hub** free_entry = nullptr;
+    for (hub*& p : s.pollers) {
+        if (p == h)
+            return registration::done;
+        if (!p && !free_entry)
+            free_entry = &p;
+    }
+    if (!free_entry)
+        return registration::done;  // shares another hub's registration (see max_pollers)
+    // One registration per hub for the fd's lifetime, edge-triggered: a fiber only parks after
+    // its attempt failed, and any later change of readiness is a new edge. EPOLLPRI is asked
+    // for too, for poll's POLLPRI and select's exception set.
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI | EPOLLET;
+    ev.data.u64 = (std::uint64_t(s.generation) << 32) | std::uint32_t(fd);
+    internal_scope scope;
+    int r = epoll_ctl(h->poller_fd(), EPOLL_CTL_ADD, fd, &ev);
+    if (r != 0 && errno == EEXIST)
+        r = epoll_ctl(h->poller_fd(), EPOLL_CTL_MOD, fd, &ev);
+    if (r != 0) {
+        if (errno == EPERM) {
+            // No poll method in the kernel: always ready for reading and writing.
+            s.kind.store(fd_kind::inert, std::memory_order_relaxed);
+            return registration::never_changes;
+        }
+        return errno == EBADF ? registration::closed : registration::failed;
+    }
+    *free_entry = h;
+    return registration::done;
+}
+
+void link_waiter(fd_slot& s, fd_waiter& w, fiber* owner, std::uint32_t events)
+{
+    w.owner = owner;
+    w.events = events;
+    w.prev = nullptr;
+    w.next = s.waiters;
+    if (s.waiters)
+        s.waiters->prev = &w;
+    s.waiters = &w;
+    w.linked = true;
+}
+
 // With the slot locked: the fd is gone (closed, or its number reused behind our back).
 void retire(int fd, fd_slot& s)
 {
@@ -409,40 +457,14 @@ fd_wait_result wait(int fd, std::uint32_t generation, std::uint32_t events,
         spinlock_guard g(s->lock);
         if (s->generation != generation)
             return fd_wait_result::closed;
-        hub** free_entry = nullptr;
-        bool registered = false;
-        for (hub*& p : s->pollers) {
-            registered |= p == h;
-            if (!p && !free_entry)
-                free_entry = &p;
-        }
-        if (!registered && free_entry) {
-            // One registration per hub for the fd's lifetime, edge-triggered: a fiber only
-            // parks after its attempt failed, and any later change of readiness is a new edge.
-            epoll_event ev{};
-            ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-            ev.data.u64 = (std::uint64_t(generation) << 32) | std::uint32_t(fd);
-            internal_scope scope;
-            int r = epoll_ctl(h->poller_fd(), EPOLL_CTL_ADD, fd, &ev);
-            if (r != 0 && errno == EEXIST)
-                r = epoll_ctl(h->poller_fd(), EPOLL_CTL_MOD, fd, &ev);
-            if (r != 0) {
-                if (errno == EPERM)
-                    s->kind.store(fd_kind::inert, std::memory_order_relaxed);
-                return errno == EBADF ? fd_wait_result::closed : fd_wait_result::not_pollable;
-            }
-            *free_entry = h;
+        switch (ensure_registered(fd, *s, h)) {
+        case registration::done: break;
+        case registration::closed: return fd_wait_result::closed;
+        case registration::never_changes:
+        case registration::failed: return fd_wait_result::not_pollable;
         }
         self->wake.store(int(wake_reason::waiting), std::memory_order_relaxed);
-        fd_waiter& w = self->waiter;
-        w.owner = self;
-        w.events = events;
-        w.prev = nullptr;
-        w.next = s->waiters;
-        if (s->waiters)
-            s->waiters->prev = &w;
-        s->waiters = &w;
-        w.linked = true;
+        link_waiter(*s, self->waiter, self, events);
     }
     stats.fd_waits.fetch_add(1, std::memory_order_relaxed);
     wake_reason reason = h->park(deadline, mode);
@@ -459,6 +481,84 @@ fd_wait_result wait(int fd, std::uint32_t generation, std::uint32_t events,
     }
 }
 
+fd_wait_result wait_any(fd_watch* watches, std::size_t count, std::uint64_t deadline,
+                        interrupt_mode mode)
+{
+    hub* h = hub::for_this_thread();
+    if (!h)
+        return fd_wait_result::not_pollable;
+    fiber* self = tls.running;
+    // Published before the first waiter is linked: from then on, a hub on another thread may
+    // claim the fiber at any moment.
+    self->wake.store(int(wake_reason::waiting), std::memory_order_relaxed);
+    bool recheck = false;
+    bool gone = false;  // an fd was closed since the caller looked: it must look again
+    for (std::size_t i = 0; i < count && !gone; ++i) {
+        fd_watch& w = watches[i];
+        w.waiter.linked = false;
+        fd_slot* s = slot_for(w.fd);
+        if (!s) {
+            if (w.fd >= 0)
+                recheck = true;  // beyond the table
+            continue;
+        }
+        spinlock_guard g(s->lock);
+        fd_kind kind = s->kind.load(std::memory_order_relaxed);
+        if (kind == fd_kind::unknown) {
+            classify(w.fd, *s);
+            kind = s->kind.load(std::memory_order_relaxed);
+        }
+        if (kind == fd_kind::unknown) {
+            gone = true;  // not open
+            break;
+        }
+        // An inert fd is asked of the poller all the same (it refuses files with no poll
+        // method at once): its number may have been closed inside libc and reused by a file
+        // that can be watched, and a wait on it must not then last for ever.
+        switch (ensure_registered(w.fd, *s, h)) {
+        case registration::done: link_waiter(*s, w.waiter, self, w.events); break;
+        case registration::closed: gone = true; break;
+        case registration::never_changes: break;
+        case registration::failed: recheck = true; break;
+        }
+    }
+    auto unlink_all = [&] {
+        for (std::size_t i = 0; i < count; ++i) {
+            fd_watch& w = watches[i];
+            if (!w.waiter.linked)
+                continue;
+            fd_slot* s = existing_slot(w.fd);
+            spinlock_guard g(s->lock);
+            if (w.waiter.linked)
+                unlink_waiter(*s, w.waiter);
+        }
+    };
+    if (gone) {
+        unlink_all();
+        // Unless a waker claimed the fiber meanwhile (it will make it runnable, so it must
+        // park to take that wake-up), return without parking.
+        int expected = int(wake_reason::waiting);
+        if (self->wake.compare_exchange_strong(expected, int(wake_reason::ready),
+                                               std::memory_order_acq_rel))
+            return fd_wait_result::ready;
+        h->park(no_deadline, interrupt_mode::never);
+        return fd_wait_result::ready;
+    }
+    if (recheck) {
+        std::uint64_t soon = deadline_after(now_ns(), recheck_interval_ns);
+        if (soon < deadline)
+            deadline = soon;
+    }
+    stats.fd_waits.fetch_add(1, std::memory_order_relaxed);
+    wake_reason reason = h->park(deadline, mode);
+    unlink_all();
+    switch (reason) {
+    case wake_reason::timed_out: return fd_wait_result::timed_out;
+    case wake_reason::interrupted: return fd_wait_result::interrupted;
+    default: return fd_wait_result::ready;  // an event, or a close: the caller looks again
+    }
+}
+
 void dispatch(std::uint64_t token, std::uint32_t events)
 {
     int fd = int(std::uint32_t(token));
@@ -468,8 +568,12 @@ void dispatch(std::uint64_t token, std::uint32_t events)
         return;
     constexpr std::uint32_t wakes_readers = EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR;
     constexpr std::uint32_t wakes_writers = EPOLLOUT | EPOLLHUP | EPOLLERR;
+    // A waiter's events are EPOLLIN, EPOLLOUT, EPOLLPRI (urgent data) and EPOLLERR (only an
+    // error or hang-up, which poll reports whatever was asked).
     std::uint32_t wanted = ((events & wakes_readers) ? std::uint32_t(EPOLLIN) : 0u) |
-                           ((events & wakes_writers) ? std::uint32_t(EPOLLOUT) : 0u);
+                           ((events & wakes_writers) ? std::uint32_t(EPOLLOUT) : 0u) |
+                           ((events & EPOLLPRI) ? std::uint32_t(EPOLLPRI) : 0u) |
+                           ((events & (EPOLLHUP | EPOLLERR)) ? std::uint32_t(EPOLLERR) : 0u);
     spinlock_guard g(s->lock);
     if (s->generation != generation)
         return;  // an event of an fd closed since; its number may be reused already

@@ -9,6 +9,7 @@
 
 #include "fiber.hpp"
 
+#include <cstddef>
 #include <cstdint>
 
 namespace green {
@@ -47,6 +48,14 @@ struct fd_info {
     {
         return (kind == fd_kind::socket || kind == fd_kind::pollable) && !nonblocking && writable();
     }
+};
+
+// One fd of a wait on several (poll, select, epoll_wait): what wakes it, and the record linked
+// into the fd's slot while the fiber is parked. Lives on the waiting fiber's stack.
+struct fd_watch {
+    int fd = -1;
+    std::uint32_t events = 0;  // any of EPOLLIN, EPOLLOUT, EPOLLPRI, EPOLLERR (errors, hang-up)
+    fd_waiter waiter;
 };
 
 enum class fd_wait_result { ready, timed_out, closed, interrupted, not_pollable };
@@ -104,6 +113,20 @@ int relocate_runtime_fd(int fd);
 // passes, the fd is closed or a signal interrupts. `generation` is the one lookup returned.
 fd_wait_result wait(int fd, std::uint32_t generation, std::uint32_t events,
                     std::uint64_t deadline, interrupt_mode mode);
+
+// Parks the running fiber until an event in `events` may have happened on any of the fds, one
+// of them is closed, the deadline passes or a signal interrupts (per `mode`). Returns `ready`
+// for an event or a close alike: the caller asks the real call again which fds are ready.
+//
+// Fds whose readiness never changes (regular files, /dev/null: the kernel's poll reports them
+// always ready for reading and writing, never for the rest) are not watched. Fds the table
+// cannot watch (beyond max_tracked_fd, or refused by the poller for lack of room) end the wait
+// with `timed_out` after at most `recheck_interval_ns`, so the caller asks again; that is the
+// only case where a readiness wait is not purely event-driven. With no fds it is a sleep.
+fd_wait_result wait_any(fd_watch* watches, std::size_t count, std::uint64_t deadline,
+                        interrupt_mode mode);
+
+constexpr std::uint64_t recheck_interval_ns = 1000000;
 
 // Called by a hub's poller for each event it reads.
 void dispatch(std::uint64_t token, std::uint32_t events);

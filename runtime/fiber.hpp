@@ -12,6 +12,7 @@ namespace green {
 
 class hub;
 struct fiber;
+class green_thread;
 
 using fiber_entry = void (*)(void* arg);
 
@@ -68,6 +69,14 @@ struct fiber {
     fiber* next_parked = nullptr;
     timer_entry timer;
     fd_waiter waiter;
+
+    // Cancellation (pthread_cancel): a canceller sets cancel_requested, then wakes the fiber
+    // with `interrupted` if it is parked at a cancellation point; a fiber that parks at one
+    // with the request already set does not stay parked (hub::park). Only the fiber itself
+    // sets at_cancel_point; it is atomic because a canceller on another hub reads it.
+    std::atomic<bool> cancel_requested{false};
+    std::atomic<bool> at_cancel_point{false};
+    green_thread* thread = nullptr;         // the POSIX-thread side of a green thread (thread.hpp)
 
     fiber* joiner = nullptr;
     bool detached = false;

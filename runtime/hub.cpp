@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <csignal>
+#include <cstdlib>
 #include <new>
 #include <pthread.h>
 #include <sys/epoll.h>
@@ -216,6 +217,62 @@ void hub::destroy_for_this_thread()
     delete h;
 }
 
+bool hub::hand_over_to_new_thread()
+{
+    // The hub context is suspended where it last switched to this root; the new thread
+    // resumes it from there, as if this root had parked for good. Everything the new thread
+    // needs is written before pthread_create, which orders it before the thread starts.
+    fiber* old_root = tls.running;
+    internal_scope scope;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_t thread;
+    old_root->state = fiber_state::finished;  // never resumed; the hub context skips it
+    int e = pthread_create(&thread, &attr, &hub::run_handed_over, this);
+    pthread_attr_destroy(&attr);
+    if (e != 0) {
+        old_root->state = fiber_state::running;
+        errno = e;
+        return false;
+    }
+    // The old root's fiber record stays allocated: the hub context may read its state once
+    // more when it resumes. This thread is native from here on: whatever runs during its exit
+    // (destructors, cleanup handlers) passes straight to libc.
+    tls.home = nullptr;
+    tls.running = nullptr;
+    tls.native_only = true;
+    return true;
+}
+
+void* hub::run_handed_over(void* arg)
+{
+    auto* h = static_cast<hub*>(arg);
+    auto* root = new (std::nothrow) fiber();
+    if (!root)
+        fatal("out of memory handing the hub over to a new thread");
+    root->is_root = true;
+    root->home = h;
+    root->id = h->next_fiber_id_++;
+    root->state = fiber_state::running;
+    describe_thread_stack(root->stk);
+    h->root_ = root;
+    h->root_waits_for_last_fiber_ = true;
+    tls.home = h;
+    tls.running = root;
+    {
+        internal_scope scope;
+        ensure_overflow_stack_for_this_thread();
+    }
+    while (h->live_fibers_ > 1) {
+        root->wake.store(int(wake_reason::waiting), std::memory_order_relaxed);
+        h->park(no_deadline, interrupt_mode::never);
+    }
+    // The last green thread has ended: so does the process, as when a process's last thread
+    // calls pthread_exit (atexit handlers run, stdio is flushed).
+    std::exit(0);
+}
+
 fiber* hub::spawn(fiber_entry entry, void* arg, const spawn_options& options)
 {
     fiber* f = new (std::nothrow) fiber();
@@ -257,6 +314,8 @@ void hub::finish_running()
     --live_fibers_;
     if (f->joiner)
         try_wake(f->joiner, wake_reason::ready);
+    if (live_fibers_ == 1 && root_waits_for_last_fiber_)
+        try_wake(root_, wake_reason::ready);
     tls.running = &hub_fiber_;
     switch_fibers(f, &hub_fiber_, f, /*from_dies=*/true);
     __builtin_unreachable();
@@ -289,6 +348,21 @@ void hub::detach(fiber* f)
         reclaim(f);
     else
         f->detached = true;
+}
+
+cancel_point_pause::cancel_point_pause()
+{
+    if (fiber* f = tls.running) {
+        was_ = f->at_cancel_point.load(std::memory_order_relaxed);
+        if (was_)
+            f->at_cancel_point.store(false, std::memory_order_relaxed);
+    }
+}
+
+cancel_point_pause::~cancel_point_pause()
+{
+    if (was_)
+        tls.running->at_cancel_point.store(true, std::memory_order_relaxed);
 }
 
 void hub::make_ready(fiber* f)
@@ -327,6 +401,14 @@ wake_reason hub::park(std::uint64_t deadline, interrupt_mode mode)
     self->state = fiber_state::parked;
     self->saved_errno = errno;
     stats.parks.fetch_add(1, std::memory_order_relaxed);
+    // A cancellation requested before this park at a cancellation point ends it at once. The
+    // fence pairs with the canceller's: either it sees this fiber waiting and wakes it, or
+    // this load sees its request.
+    if (self->at_cancel_point.load(std::memory_order_relaxed)) {
+        std::atomic_thread_fence(std::memory_order_seq_cst);
+        if (self->cancel_requested.load(std::memory_order_relaxed))
+            try_wake(self, wake_reason::interrupted);
+    }
 
     tls.running = &hub_fiber_;
     switch_fibers(self, &hub_fiber_, nullptr);

@@ -44,6 +44,13 @@ public:
     // blocking call makes a fresh hub. (Only the forking thread survives a fork.)
     static void abandon_after_fork();
 
+    // For the root flow of the calling thread, which is about to end (pthread_exit in main
+    // while green threads live): hands this hub, with every fiber on it, to a new native thread
+    // that runs it until the last fiber has finished and then ends the process with exit(0),
+    // as the end of a process's last thread does. On success the calling thread has no hub any
+    // more and is native from then on. False (errno set) if no thread could be made.
+    bool hand_over_to_new_thread();
+
     // Creates a fiber that runs entry(arg); it is runnable at once. Returns null with errno
     // EAGAIN when no stack can be had.
     fiber* spawn(fiber_entry entry, void* arg, const spawn_options& options = {});
@@ -72,6 +79,9 @@ public:
     void note_signal(bool restart);
 
     int poller_fd() const { return poller_fd_; }
+    // The hub's libuv loop, for runtime parts that keep handles on it (the resolver); handles
+    // are added and removed from fibers or callbacks of this hub's thread only.
+    uv_loop_t* loop() { return &loop_; }
     fiber* running() const { return tls.running; }
     fiber* root() const { return root_; }
     std::size_t live_fibers() const { return live_fibers_; }
@@ -87,6 +97,8 @@ private:
     static void hub_main(void* arg, void* transfer);
     static void fiber_main(void* arg, void* transfer);
     [[noreturn]] void finish_running();
+
+    static void* run_handed_over(void* arg);
 
     void make_ready(fiber* f);
     void post_remote(fiber* f);
@@ -119,6 +131,7 @@ private:
     fiber* ready_tail_ = nullptr;
     fiber* parked_interruptible_ = nullptr;  // doubly linked through prev/next_parked
     std::size_t live_fibers_ = 0;
+    bool root_waits_for_last_fiber_ = false;  // a handed-over hub's root ends the process
     std::uint64_t next_fiber_id_ = 1;
 
     spinlock remote_lock_;

@@ -34,6 +34,19 @@ public:
     internal_scope& operator=(const internal_scope&) = delete;
 };
 
+// While it lives, the running fiber is not at a cancellation point (a wait that is one
+// re-takes a lock, which is not). Harmless on flows that are not fibers.
+class cancel_point_pause {
+public:
+    cancel_point_pause();
+    ~cancel_point_pause();
+    cancel_point_pause(const cancel_point_pause&) = delete;
+    cancel_point_pause& operator=(const cancel_point_pause&) = delete;
+
+private:
+    bool was_ = false;
+};
+
 // For critical sections of a few instructions shared between OS threads. It must not use
 // pthread_mutex: under libgreen that symbol is the program's, and may itself park.
 class spinlock {

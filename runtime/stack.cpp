@@ -94,6 +94,18 @@ void configure_stacks(const stack_config& config)
     p.guard_budget = read_max_map_count() / 4;
 }
 
+void native_default_changed()
+{
+    auto& p = pool();
+    stack_config config;
+    {
+        spinlock_guard g(p.lock);
+        config = p.config;
+    }
+    if (config.default_size == 0)
+        configure_stacks(config);
+}
+
 std::size_t default_stack_size()
 {
     auto& p = pool();

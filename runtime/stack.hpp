@@ -44,6 +44,9 @@ struct stack_config {
 
 void configure_stacks(const stack_config& config);
 std::size_t default_stack_size();
+// The program changed glibc's default thread stack size (pthread_setattr_default_np): the
+// default follows, unless a size was configured.
+void native_default_changed();
 
 // Returns false with errno ENOMEM/EAGAIN when the memory is not available.
 bool allocate_stack(std::size_t size, stack& out);

@@ -46,7 +46,7 @@ std::uint64_t current_flow_id()
 int mutex::lock_slow(std::uint64_t owner, std::uint64_t deadline)
 {
     std::uint64_t id = 0;
-    if (kind_ != kind::normal) {
+    if (tracks_owner()) {
         id = owner ? owner : current_flow_id();
         // Only this flow stores its own id, and it clears it before releasing, so an equal
         // value here means this flow holds the mutex now.
@@ -60,7 +60,7 @@ int mutex::lock_slow(std::uint64_t owner, std::uint64_t deadline)
         }
     }
     int e = acquire(deadline);
-    if (e == 0 && kind_ != kind::normal) {
+    if (e == 0 && tracks_owner()) {
         owner_.store(id, std::memory_order_relaxed);
         count_ = 1;
     }
@@ -70,7 +70,7 @@ int mutex::lock_slow(std::uint64_t owner, std::uint64_t deadline)
 int mutex::try_lock(std::uint64_t owner)
 {
     std::uint64_t id = 0;
-    if (kind_ != kind::normal) {
+    if (tracks_owner()) {
         id = owner ? owner : current_flow_id();
         if (owner_.load(std::memory_order_relaxed) == id) {
             if (kind_ == kind::error_check)
@@ -85,7 +85,7 @@ int mutex::try_lock(std::uint64_t owner)
     if (!word_.compare_exchange_strong(expected, 1, std::memory_order_acquire,
                                        std::memory_order_relaxed))
         return EBUSY;
-    if (kind_ != kind::normal) {
+    if (tracks_owner()) {
         owner_.store(id, std::memory_order_relaxed);
         count_ = 1;
     }
@@ -125,14 +125,19 @@ int mutex::acquire(std::uint64_t deadline)
         waiters_.push_back(w);
     }
     // Delivered means handed over: the word already says held and this flow is the holder.
-    return block(lock_, waiters_, w, deadline, interrupt_mode::never) == wait_result::woken
-               ? 0
-               : ETIMEDOUT;
+    switch (block(lock_, waiters_, w, deadline, interrupt_mode::never)) {
+    case wait_result::woken: return 0;
+    case wait_result::timed_out: return ETIMEDOUT;
+    case wait_result::interrupted: break;
+    }
+    // A cancellation meant for a cancellation point this fiber had just left (a canceller on
+    // another hub): locking is not a cancellation point, so try again.
+    return acquire(deadline);
 }
 
 int mutex::unlock_slow(std::uint64_t owner)
 {
-    if (kind_ != kind::normal) {
+    if (tracks_owner()) {
         if (owner_.load(std::memory_order_relaxed) != (owner ? owner : current_flow_id()))
             return EPERM;
         if (--count_ > 0)
@@ -179,11 +184,23 @@ void mutex::hand_over()
 
 // condvar
 
+namespace {
+int wait_status(wait_result r)
+{
+    switch (r) {
+    case wait_result::woken: return 0;
+    case wait_result::timed_out: return ETIMEDOUT;
+    case wait_result::interrupted: return EINTR;  // only a cancellation ends it so
+    }
+    return ETIMEDOUT;
+}
+}  // namespace
+
 int condvar::wait(mutex& m, std::uint64_t deadline, std::uint64_t owner)
 {
     std::uint64_t id = 0;
     std::uint32_t depth = 0;
-    if (m.kind_ != mutex::kind::normal) {
+    if (m.tracks_owner()) {
         id = owner ? owner : current_flow_id();
         if (m.owner_.load(std::memory_order_relaxed) != id)
             return EPERM;
@@ -201,12 +218,29 @@ int condvar::wait(mutex& m, std::uint64_t deadline, std::uint64_t owner)
     m.release();
     wait_result r = block(lock_, waiters_, w, deadline, interrupt_mode::never);
 
+    // Re-locking is not part of the cancellation point: a cancellation must not end it.
+    cancel_point_pause pause;
     m.acquire(no_deadline);
-    if (m.kind_ != mutex::kind::normal) {
+    if (m.tracks_owner()) {
         m.owner_.store(id, std::memory_order_relaxed);
         m.count_ = depth;
     }
-    return r == wait_result::woken ? 0 : ETIMEDOUT;
+    return wait_status(r);
+}
+
+int condvar::wait_with(void (*unlock)(void*), void (*relock)(void*), void* lock,
+                       std::uint64_t deadline)
+{
+    waiter w;
+    {
+        spinlock_guard g(lock_);
+        waiters_.push_back(w);
+    }
+    unlock(lock);
+    wait_result r = block(lock_, waiters_, w, deadline, interrupt_mode::never);
+    cancel_point_pause pause;
+    relock(lock);
+    return wait_status(r);
 }
 
 int condvar::signal()
@@ -246,7 +280,7 @@ int rwlock::read(std::uint64_t deadline, bool try_only, std::uint64_t owner)
     waiter w;
     {
         spinlock_guard g(lock_);
-        if (!writer_ && (pref_ == preference::reader || waiting_writers_.empty())) {
+        if (!writer_ && (pref_ != preference::writer || waiting_writers_.empty())) {
             if (readers_ == UINT32_MAX)
                 return EAGAIN;
             ++readers_;
@@ -331,7 +365,7 @@ waiter* rwlock::grant_locked()
         writer_owner_ = w->tag;
         return w;
     }
-    if (readers && (pref_ == preference::reader || !writers)) {
+    if (readers && (pref_ != preference::writer || !writers)) {
         waiter* chain = waiting_readers_.claim_all();
         for (waiter* w = chain; w; w = w->next)
             ++readers_;

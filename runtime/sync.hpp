@@ -35,10 +35,13 @@ std::uint64_t current_flow_id();
 // held until its new owner runs. Uncontended lock and unlock are one compare-and-swap each.
 class mutex {
 public:
-    enum class kind : std::uint8_t {
+    // The values are glibc's PTHREAD_MUTEX_* types, and the kind sits where glibc keeps it
+    // (offset 16 of pthread_mutex_t), so a static initialiser's bytes are a mutex of its kind.
+    enum class kind : std::uint32_t {
         normal = 0,   // relock by the owner deadlocks; any flow may unlock
         recursive,    // the owner relocks; unlock by a non-owner: EPERM
         error_check,  // relock by the owner: EDEADLK (try_lock: EBUSY); non-owner unlock: EPERM
+        adaptive,     // glibc spins a little before sleeping; here it behaves as normal
     };
 
     mutex() = default;
@@ -52,6 +55,8 @@ public:
     int unlock(std::uint64_t owner = 0);                            // EPERM
 
     kind type() const { return kind_; }
+    // Held by some flow (pthread_mutex_destroy: EBUSY).
+    bool locked() const { return word_.load(std::memory_order_relaxed) != 0; }
 
 private:
     friend class condvar;
@@ -61,14 +66,17 @@ private:
     int acquire(std::uint64_t deadline);
     int release();
     void hand_over();
+    bool tracks_owner() const { return kind_ == kind::recursive || kind_ == kind::error_check; }
 
+    // Laid out like glibc's pthread_mutex_t where it matters: word at 0, kind at 16, and 0 in
+    // every field of a fresh mutex.
     // 0: free; 1: held; 2: held, and the queue may be non-empty. The queue is non-empty only
     // while the word is 2, which is what makes FIFO hand-over work: unlock sees 2 and hands over.
     std::atomic<std::uint32_t> word_{0};
+    std::uint32_t count_ = 0;              // recursion depth; the owner's alone
+    std::atomic<std::uint64_t> owner_{0};  // recursive and error-checking kinds; 0 when free
     kind kind_ = kind::normal;
     spinlock lock_;
-    std::uint32_t count_ = 0;              // recursion depth; the owner's alone
-    std::atomic<std::uint64_t> owner_{0};  // kinds other than normal; 0 when free
     waiter_list waiters_;
 };
 
@@ -96,6 +104,9 @@ inline int mutex::unlock(std::uint64_t owner)
 // wait releases the mutex (a recursive one entirely, restoring its depth after) and re-acquires
 // it before returning, also after ETIMEDOUT. Broadcast wakes every waiter to contend for the
 // mutex; it does not move them onto the mutex's queue.
+//
+// A waiting fiber that is at a cancellation point (fiber::at_cancel_point) and is cancelled
+// returns EINTR, with the mutex re-acquired; nothing else interrupts a wait.
 class condvar {
 public:
     condvar() = default;
@@ -104,6 +115,10 @@ public:
 
     // EPERM: the mutex is a recursive or error-checking one that `owner` does not hold.
     int wait(mutex& m, std::uint64_t deadline = no_deadline, std::uint64_t owner = 0);
+    // The same with a lock of another kind, released by unlock(lock) after the waiter is queued
+    // and re-taken by relock(lock) before returning.
+    int wait_with(void (*unlock)(void*), void (*relock)(void*), void* lock,
+                  std::uint64_t deadline = no_deadline);
     int signal();
     int broadcast();
 
@@ -112,16 +127,19 @@ private:
     waiter_list waiters_;
 };
 
-// Writer preference (the default): a reader waits while a writer holds the lock or waits for
-// it, so a stream of readers cannot starve writers; a stream of writers can starve readers,
-// and a reader that read-locks again while a writer waits deadlocks, as with glibc's
-// PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP. Reader preference is glibc's default and
-// allows recursive read locks. Waiting writers are served in FIFO order; when the lock frees
-// up under writer preference the next writer gets it before any waiting reader, otherwise
-// every waiting reader enters at once.
+// Reader preference (the default, as glibc's): a reader enters whenever no writer holds the
+// lock, so read locks may nest, and a stream of readers can starve writers. Writer preference
+// (glibc's PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP): a reader waits while a writer holds
+// the lock or waits for it, so a stream of readers cannot starve writers, and a reader that
+// read-locks again while a writer waits deadlocks, as with glibc. Waiting writers are served
+// in FIFO order; when the lock frees up under writer preference the next writer gets it before
+// any waiting reader, otherwise every waiting reader enters at once.
 class rwlock {
 public:
-    enum class preference : std::uint8_t { writer = 0, reader };
+    // glibc's PTHREAD_RWLOCK_PREFER_* values, kept where glibc keeps them (offset 48 of
+    // pthread_rwlock_t), so a static initialiser's bytes are a lock of its preference. As in
+    // glibc, PREFER_WRITER_NP (1) behaves as reader preference.
+    enum class preference : std::uint32_t { reader = 0, writer = 2 };
 
     rwlock() = default;
     explicit rwlock(preference p) : pref_(p) {}
@@ -141,6 +159,8 @@ public:
     {
         return write(deadline, false, owner);
     }
+    preference prefers() const { return pref_; }
+
     // Releases the write lock or one read lock; EPERM if neither is held.
     int unlock();
 
@@ -151,12 +171,12 @@ private:
     void hand_over(waiter* chain);
 
     spinlock lock_;
-    preference pref_ = preference::writer;
     bool writer_ = false;
     std::uint32_t readers_ = 0;          // read locks held
     std::uint64_t writer_owner_ = 0;
     waiter_list waiting_readers_;        // tag 0
     waiter_list waiting_writers_;        // tag: the writer's owner id
+    preference pref_ = preference::reader;
 };
 
 // A counting semaphore. post hands a unit straight to the longest waiter if there is one.

@@ -26,6 +26,16 @@ FAMILIES = [
     r"(__)?(sendfile|sendfile64|splice|tee|vmsplice|msgrcv|msgsnd|mq_(timed)?(receive|send))",
     r"(__)?(socket|socketpair|pipe|pipe2|close|close_range|closefrom|dup|dup2|dup3|fclose|pclose)(_nocancel)?",
     r"(__)?(fcntl|fcntl64|epoll_create|epoll_create1|eventfd|flock|lockf)",
+    # threads: whatever takes a pthread_t, and every synchronisation object
+    r"(__)?pthread_(create|join|tryjoin_np|timedjoin_np|clockjoin_np|detach|exit|self|cancel"
+    r"|testcancel|setcancelstate|setcanceltype|once|key_create|key_delete|getspecific"
+    r"|setspecific|getattr_np|setname_np|getname_np|getschedparam|setschedparam|setschedprio"
+    r"|getcpuclockid|getaffinity_np|setaffinity_np|kill|sigqueue|yield)",
+    r"(__)?pthread_(mutex|cond|rwlock|barrier|spin)_[a-z_]+",
+    r"__pthread_(register_cancel|unregister_cancel|register_cancel_defer"
+    r"|unregister_cancel_restore|unwind_next)",
+    r"(__)?sem_[a-z_]+",
+    r"(thrd|mtx|cnd|tss)_[a-z_]+|call_once|sched_yield",
 ]
 FAMILY_RE = re.compile(r"^(?:%s)$" % "|".join(FAMILIES))
 

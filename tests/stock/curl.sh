@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# curl green (it waits in poll(), which passes through for now) against a native HTTP server.
+# curl and wget green against a native HTTP server: single fetches, --parallel, a recursive wget.
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
 
@@ -18,6 +18,27 @@ run_both_sh download-1mib '"$G" curl -sS -o "$W/out" "$URL/random.bin"; echo "ex
 run_both small-file-to-stdout curl -sS "$URL/hello.txt"
 run_both not-found curl -sS -f "$URL/missing"
 run_both_sh download-piped '"$G" curl -sS "$URL/random.bin" | sha256sum'
+
+# Forty files fetched over up to 20 connections at once (curl's multi interface in one thread).
+# (--parallel draws its progress meter even with -s.)
+for i in $(seq 1 40); do head -c $((i * 5000)) /dev/urandom >"$TMP/www/part$i.bin"; done
+run_both_sh parallel-40 '
+  "$G" curl -sS --no-progress-meter --parallel --parallel-max 20 -o "$W/part#1.bin" "$URL/part[1-40].bin"
+  echo "exit $?"
+  cd "$W" && for i in $(seq 1 40); do sha256sum "part$i.bin"; done'
+# One of them missing: curl goes on with the others and reports the failure.
+run_both_sh parallel-one-missing '
+  "$G" curl -sS --no-progress-meter -f --parallel -o "$W/part#1.bin" "$URL/part[39-41].bin"
+  echo "exit $?"
+  cd "$W" && ls && sha256sum part39.bin part40.bin'
+
+# wget: a file, a recursive fetch of the directory listing and what it links, a 404.
+run_both_sh wget-file '"$G" wget -q -O "$W/out" "$URL/random.bin"; echo "exit $?"; sha256sum <"$W/out"'
+run_both_sh wget-recursive '
+  "$G" wget -q -r -np -nH -P "$W/mirror" "$URL/"
+  echo "exit $?"
+  cd "$W/mirror" && find . -type f | sort | xargs sha256sum'
+run_both wget-not-found wget -q -O /dev/null "$URL/missing"
 
 closed=$(free_port)
 run_both closed-port curl -sS "http://127.0.0.1:$closed/"

@@ -41,6 +41,15 @@ bad GREEN_STACK_SIZE 8G "16K to 4G"
 bad GREEN_STACK_GUARD sometimes "auto, always or never"
 bad GREEN_STATS yes "use 1"
 bad GREEN_LOG verbose "error, warn or debug"
+bad GREEN_RESOLVER dns "ares, thread or native"
+bad GREEN_THREADS os "use green (threads become green threads) or native"
+bad GREEN_DNS_SERVERS 300.1.1.1 "comma-separated list"
+bad GREEN_DNS_SERVERS 127.0.0.1:0 "comma-separated list"
+bad GREEN_DNS_SERVERS "127.0.0.1,,::1" "comma-separated list"
+bad GREEN_DNS_SERVERS "[::1" "comma-separated list"
+good GREEN_RESOLVER thread
+good GREEN_THREADS native
+good GREEN_DNS_SERVERS "127.0.0.1:5353,[::1]:53,::1,10.0.0.1"
 good GREEN_STACK_SIZE 256K
 good GREEN_STACK_SIZE 16384
 good GREEN_STACK_SIZE 1G

@@ -1,4 +1,5 @@
-// Waiting on fds: thousands at once, close while parked, fd number reuse, runtime fds.
+// Waiting on fds: thousands at once, close while parked, fd number reuse, runtime fds, waits on
+// several fds at once.
 #include "fd_table.hpp"
 #include "hub.hpp"
 
@@ -258,4 +259,252 @@ TEST_CASE("a waiter is woken even while the hub that first registered the fd is 
     fd_table::note_close(sv[0]);
     close(sv[0]);
     close(sv[1]);
+}
+
+// Waits on several fds at once (poll, select, epoll_wait).
+namespace {
+
+struct any_wait {
+    std::vector<green::fd_watch> watches;
+    std::uint64_t deadline = green::no_deadline;
+    green::interrupt_mode mode = green::interrupt_mode::always;
+    green::fd_wait_result result = green::fd_wait_result::not_pollable;
+    bool done = false;
+};
+
+void run_any_wait(void* p)
+{
+    auto* w = static_cast<any_wait*>(p);
+    w->result = fd_table::wait_any(w->watches.data(), w->watches.size(), w->deadline, w->mode);
+    w->done = true;
+}
+
+green::fd_watch watch(int fd, std::uint32_t events)
+{
+    green::fd_watch w;
+    w.fd = fd;
+    w.events = events;
+    return w;
+}
+
+}  // namespace
+
+TEST_CASE("a fiber parked on several fds wakes on an event of any of them", "[fd]")
+{
+    hub* h = hub::for_this_thread();
+    int a[2], b[2], p[2];
+    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM, 0, a) == 0);
+    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM, 0, b) == 0);
+    REQUIRE(pipe(p) == 0);
+    for (int which = 0; which < 3; ++which) {
+        any_wait w;
+        w.watches = {watch(a[0], EPOLLIN), watch(p[0], EPOLLIN), watch(b[0], EPOLLIN)};
+        auto* f = h->spawn(run_any_wait, &w);
+        h->yield();  // it parks
+        REQUIRE_FALSE(w.done);
+        // Other fibers run while it is parked: this one does, and wakes it.
+        int writer = which == 0 ? a[1] : which == 1 ? p[1] : b[1];
+        REQUIRE(write(writer, "x", 1) == 1);
+        h->join(f);
+        CHECK(w.result == green::fd_wait_result::ready);
+        char c;
+        REQUIRE(read(which == 0 ? a[0] : which == 1 ? p[0] : b[0], &c, 1) == 1);
+        // Every record was unlinked: nothing of the finished wait stays in the slots.
+        for (auto& x : w.watches)
+            CHECK_FALSE(x.waiter.linked);
+    }
+    // A later event on an fd of a finished wait wakes nobody (and touches no dead record).
+    REQUIRE(write(a[1], "y", 1) == 1);
+    h->yield();
+    for (int fd : {a[0], a[1], b[0], b[1], p[0], p[1]}) {
+        fd_table::note_close(fd);
+        close(fd);
+    }
+}
+
+TEST_CASE("a multi-fd wait wakes only for the events it asked for", "[fd]")
+{
+    hub* h = hub::for_this_thread();
+    int sv[2];
+    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    REQUIRE(write(sv[0], "x", 1) == 1);
+    any_wait w;
+    w.watches = {watch(sv[0], EPOLLIN)};
+    w.deadline = green::now_ns() + 100000000u;
+    auto* f = h->spawn(run_any_wait, &w);
+    h->yield();
+    // Reading on the other side makes sv[0] writable again: an EPOLLOUT edge, not EPOLLIN.
+    char c;
+    REQUIRE(read(sv[1], &c, 1) == 1);
+    h->join(f);
+    CHECK(w.result == green::fd_wait_result::timed_out);
+    CHECK(green::now_ns() >= w.deadline);
+
+    // An fd asked with EPOLLERR alone (poll's events = 0) wakes on a hang-up.
+    any_wait hup;
+    hup.watches = {watch(sv[0], EPOLLERR)};
+    f = h->spawn(run_any_wait, &hup);
+    h->yield();
+    REQUIRE_FALSE(hup.done);
+    close(sv[1]);
+    h->join(f);
+    CHECK(hup.result == green::fd_wait_result::ready);
+    fd_table::note_close(sv[0]);
+    close(sv[0]);
+}
+
+TEST_CASE("the same fd twice, and many fibers on one fd, all wake", "[fd]")
+{
+    hub* h = hub::for_this_thread();
+    int sv[2];
+    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    std::vector<any_wait> waits(20);
+    std::vector<green::fiber*> fibers;
+    for (auto& w : waits) {
+        w.watches = {watch(sv[0], EPOLLIN), watch(sv[0], EPOLLIN | EPOLLOUT)};
+        fibers.push_back(h->spawn(run_any_wait, &w));
+    }
+    h->yield();
+    for (auto& w : waits)
+        REQUIRE_FALSE(w.done);
+    REQUIRE(write(sv[1], "x", 1) == 1);
+    for (auto* f : fibers)
+        h->join(f);
+    for (auto& w : waits)
+        CHECK(w.result == green::fd_wait_result::ready);
+    fd_table::note_close(sv[0]);
+    close(sv[0]);
+    close(sv[1]);
+}
+
+TEST_CASE("a multi-fd wait ends when one of its fds is closed", "[fd]")
+{
+    hub* h = hub::for_this_thread();
+    int a[2], b[2];
+    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM, 0, a) == 0);
+    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM, 0, b) == 0);
+    any_wait w;
+    w.watches = {watch(a[0], EPOLLIN), watch(b[0], EPOLLIN)};
+    auto* f = h->spawn(run_any_wait, &w);
+    h->yield();
+    REQUIRE_FALSE(w.done);
+    fd_table::note_close(b[0]);
+    close(b[0]);
+    h->join(f);
+    CHECK(w.result == green::fd_wait_result::ready);
+
+    // An fd that is not open at all: the caller must look again at once, without parking.
+    int closed_fd = b[0];
+    auto parks = green::stats.parks.load();
+    green::fd_watch ws[] = {watch(a[0], EPOLLIN), watch(closed_fd, EPOLLIN)};
+    CHECK(fd_table::wait_any(ws, 2, green::no_deadline, green::interrupt_mode::always) ==
+          green::fd_wait_result::ready);
+    CHECK(green::stats.parks.load() == parks);
+    CHECK_FALSE(ws[0].waiter.linked);
+    for (int fd : {a[0], a[1], b[1]}) {
+        fd_table::note_close(fd);
+        close(fd);
+    }
+}
+
+TEST_CASE("a multi-fd wait on no fds or only on files is a sleep to its deadline", "[fd]")
+{
+    hub* h = hub::for_this_thread();
+    std::uint64_t deadline = green::now_ns() + 20000000u;
+    CHECK(fd_table::wait_any(nullptr, 0, deadline, green::interrupt_mode::always) ==
+          green::fd_wait_result::timed_out);
+    CHECK(green::now_ns() >= deadline);
+
+    // A regular file and /dev/null never change readiness: not watched, no hang, no wake-up.
+    int file = open("/proc/self/status", O_RDONLY);
+    int null_fd = open("/dev/null", O_RDWR);
+    REQUIRE(file >= 0);
+    REQUIRE(null_fd >= 0);
+    green::fd_watch ws[] = {watch(file, EPOLLPRI), watch(null_fd, EPOLLPRI)};
+    deadline = green::now_ns() + 20000000u;
+    CHECK(fd_table::wait_any(ws, 2, deadline, green::interrupt_mode::always) ==
+          green::fd_wait_result::timed_out);
+    CHECK(green::now_ns() >= deadline);
+    for (int fd : {file, null_fd}) {
+        fd_table::note_close(fd);
+        close(fd);
+    }
+    (void)h;
+}
+
+TEST_CASE("a multi-fd wait is interrupted by a signal handler", "[fd]")
+{
+    hub* h = hub::for_this_thread();
+    int sv[2];
+    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    any_wait w;
+    w.watches = {watch(sv[0], EPOLLIN)};
+    auto* f = h->spawn(run_any_wait, &w);
+    h->yield();
+    REQUIRE_FALSE(w.done);
+    h->note_signal(/*restart=*/true);  // poll and select are never restarted
+    h->join(f);
+    CHECK(w.result == green::fd_wait_result::interrupted);
+    fd_table::note_close(sv[0]);
+    close(sv[0]);
+    close(sv[1]);
+}
+
+TEST_CASE("a multi-fd wait on an epoll set wakes when the set gets an event", "[fd]")
+{
+    // A program's own epoll set is an fd like any other to the hub's poller (nested epoll);
+    // the program's registrations in it are its own.
+    hub* h = hub::for_this_thread();
+    int sv[2];
+    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    int ep = epoll_create1(0);
+    REQUIRE(ep >= 0);
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = 42;
+    REQUIRE(epoll_ctl(ep, EPOLL_CTL_ADD, sv[0], &ev) == 0);
+    // The hub registered sv[0] in its poller too, first (a green read waited on it).
+    green::fd_watch first[] = {watch(sv[0], EPOLLIN)};
+    fd_table::wait_any(first, 1, green::now_ns() + 1000000u, green::interrupt_mode::never);
+
+    any_wait w;
+    w.watches = {watch(ep, EPOLLIN)};
+    auto* f = h->spawn(run_any_wait, &w);
+    h->yield();
+    REQUIRE_FALSE(w.done);
+    REQUIRE(write(sv[1], "x", 1) == 1);
+    h->join(f);
+    CHECK(w.result == green::fd_wait_result::ready);
+    epoll_event got{};
+    REQUIRE(epoll_wait(ep, &got, 1, 0) == 1);
+    CHECK(got.data.u64 == 42u);
+    CHECK((got.events & EPOLLIN) != 0);
+    for (int fd : {ep, sv[0], sv[1]}) {
+        fd_table::note_close(fd);
+        close(fd);
+    }
+}
+
+TEST_CASE("a multi-fd wait watches an fd the table wrongly took for a file", "[fd]")
+{
+    // The number was a regular file, closed inside libc (past the hooks) and reused by a pipe.
+    hub* h = hub::for_this_thread();
+    int p[2];
+    REQUIRE(pipe(p) == 0);
+    green::fd_info stale;
+    stale.kind = green::fd_kind::inert;
+    fd_table::note_open(p[0], stale);
+    any_wait w;
+    w.watches = {watch(p[0], EPOLLIN)};
+    w.deadline = green::now_ns() + 5000000000u;
+    auto* f = h->spawn(run_any_wait, &w);
+    h->yield();
+    REQUIRE_FALSE(w.done);
+    REQUIRE(write(p[1], "x", 1) == 1);
+    h->join(f);
+    CHECK(w.result == green::fd_wait_result::ready);
+    for (int fd : {p[0], p[1]}) {
+        fd_table::note_close(fd);
+        close(fd);
+    }
 }

@@ -273,7 +273,7 @@ TEST_CASE("timed waits end at their deadline, never before", "[sync][timed]")
 {
     green::mutex m;
     green::condvar cv;
-    green::rwlock rw;
+    green::rwlock rw(green::rwlock::preference::writer);
     green::semaphore sem;
 
     auto all_time_out = [&](int* failures) {
@@ -326,7 +326,7 @@ TEST_CASE("timed waits end at their deadline, never before", "[sync][timed]")
 TEST_CASE("rwlock: readers share, a writer is alone, waiting writers hold readers back",
           "[sync][rwlock]")
 {
-    green::rwlock rw;
+    green::rwlock rw(green::rwlock::preference::writer);
     int readers_in = 0, most_readers = 0, writers_in = 0, violations = 0;
     {
         fiber_group g;
@@ -392,7 +392,7 @@ TEST_CASE("rwlock: readers share, a writer is alone, waiting writers hold reader
 
 TEST_CASE("a writer that times out lets the readers it held back in", "[sync][rwlock]")
 {
-    green::rwlock rw;
+    green::rwlock rw(green::rwlock::preference::writer);
     CHECK(rw.rdlock(1) == 0);
     int writer = -1, reader = -1;
     {

@@ -49,6 +49,12 @@ static const struct green_option green_options[] = {
       "when green thread stacks get a guard page" },
     { "stats", "GREEN_STATS", "1", NULL, "print a summary line on stderr at exit" },
     { "log", "GREEN_LOG", NULL, "error|warn|debug", "how much libgreen reports on stderr" },
+    { "threads", "GREEN_THREADS", NULL, "green|native",
+      "whether the program's threads become green threads (default) or stay OS threads" },
+    { "resolver", "GREEN_RESOLVER", NULL, "ares|thread|native",
+      "how getaddrinfo and friends wait: c-ares on the hub, glibc on workers, or glibc in place" },
+    { "dns-servers", "GREEN_DNS_SERVERS", NULL, "HOST[:PORT],...",
+      "name servers to use instead of /etc/resolv.conf's" },
 };
 
 #define GREEN_OPTION_COUNT (sizeof green_options / sizeof green_options[0])

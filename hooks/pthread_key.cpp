@@ -1,0 +1,101 @@
+// Thread-specific data (pthread_key_*, pthread_getspecific, pthread_setspecific) and
+// pthread_once.
+//
+// Keys are glibc's numbers, made by glibc, so that flows that are not green threads (a thread's
+// own flow, native threads) keep using glibc's storage; green threads keep their values in the
+// runtime, per green thread, with the key's destructor run when they end.
+#include "hook.hpp"
+#include "thread.hpp"
+
+#include <cerrno>
+#include <pthread.h>
+
+using namespace green;
+
+GREEN_HOOK int pthread_key_create(pthread_key_t* key, void (*destructor)(void*))
+{
+    int e = GREEN_REAL(pthread_key_create)(key, destructor);
+    if (e == 0)
+        green_thread::key_created(*key, destructor);
+    return e;
+}
+
+GREEN_HOOK int pthread_key_delete(pthread_key_t key)
+{
+    int e = GREEN_REAL(pthread_key_delete)(key);
+    if (e == 0)
+        green_thread::key_deleted(key);
+    return e;
+}
+
+GREEN_HOOK void* pthread_getspecific(pthread_key_t key)
+{
+    if (green_thread* self = green_thread::current())
+        return self->specific(key);
+    return GREEN_REAL(pthread_getspecific)(key);
+}
+
+GREEN_HOOK int pthread_setspecific(pthread_key_t key, const void* value)
+{
+    if (green_thread* self = green_thread::current())
+        return self->set_specific(key, value);
+    return GREEN_REAL(pthread_setspecific)(key, value);
+}
+
+namespace {
+
+// pthread_once for every flow: glibc's waits on a futex, which would block a hub whose other
+// green thread runs the init routine. The control word takes glibc's values (0: not run,
+// 1: running, 2: done); waiters share one mutex and condvar, since contention is rare and
+// short-lived.
+constexpr int once_running = 1;
+constexpr int once_done = 2;
+green::mutex once_lock;
+green::condvar once_finished;
+
+// An init routine that ends its thread (cancellation, pthread_exit) leaves the control as if
+// pthread_once had never been called, as POSIX says, and lets a waiter run it.
+struct once_reset_on_unwind {
+    pthread_once_t* control;
+    bool done = false;
+    ~once_reset_on_unwind()
+    {
+        if (done)
+            return;
+        once_lock.lock();
+        __atomic_store_n(control, 0, __ATOMIC_RELEASE);
+        once_finished.broadcast();
+        once_lock.unlock();
+    }
+};
+
+}  // namespace
+
+GREEN_HOOK int pthread_once(pthread_once_t* control, void (*init)(void))
+{
+    if (__atomic_load_n(control, __ATOMIC_ACQUIRE) == once_done)
+        return 0;
+    once_lock.lock();
+    for (;;) {
+        int state = __atomic_load_n(control, __ATOMIC_ACQUIRE);
+        if (state == once_done) {
+            once_lock.unlock();
+            return 0;
+        }
+        if (state != once_running)
+            break;
+        once_finished.wait(once_lock);
+    }
+    __atomic_store_n(control, once_running, __ATOMIC_RELAXED);
+    once_lock.unlock();
+
+    once_reset_on_unwind guard{control};
+    init();
+    guard.done = true;
+
+    once_lock.lock();
+    __atomic_store_n(control, once_done, __ATOMIC_RELEASE);
+    once_finished.broadcast();
+    once_lock.unlock();
+    return 0;
+}

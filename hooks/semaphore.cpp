@@ -1,0 +1,164 @@
+// POSIX semaphores: sem_init'ed ones are green semaphores inside the program's sem_t; named
+// (sem_open) and process-shared ones are glibc's (real_objects.hpp), as other processes use
+// them too.
+#include "cancel.hpp"
+#include "hook.hpp"
+#include "real_objects.hpp"
+#include "sync.hpp"
+
+#include <cerrno>
+#include <cstdarg>
+#include <fcntl.h>
+#include <new>
+#include <semaphore.h>
+
+using namespace green;
+namespace real_objects = green::hooks::real_objects;
+
+namespace {
+
+static_assert(sizeof(green::semaphore) <= sizeof(sem_t));
+static_assert(alignof(green::semaphore) <= alignof(sem_t));
+
+green::semaphore& as_green(sem_t* s)
+{
+    return *reinterpret_cast<green::semaphore*>(s);
+}
+
+int fail(int e)
+{
+    errno = e;
+    return -1;
+}
+
+// sem_wait and sem_timedwait are cancellation points, and end with EINTR when a handler runs.
+int wait(sem_t* s, std::uint64_t deadline)
+{
+    hooks::cancel_point point;
+    int e = as_green(s).timed_wait(deadline);
+    if (e == EINTR)
+        point.check();
+    return e ? fail(e) : 0;
+}
+
+bool valid_time(const timespec* t)
+{
+    return t->tv_nsec >= 0 && t->tv_nsec < 1000000000L;
+}
+
+// A named or process-shared semaphore, waited for by a green thread.
+int wait_real(sem_t* s, std::uint64_t deadline)
+{
+    hooks::cancel_point point;
+    int e = real_objects::retry_while_busy(
+        [s] { return GREEN_REAL(sem_trywait)(s) == 0 ? 0 : errno; }, EAGAIN, deadline, true);
+    if (e == EINTR)
+        point.check();
+    return e ? fail(e) : 0;
+}
+
+}  // namespace
+
+GREEN_HOOK int sem_init(sem_t* s, int shared, unsigned value)
+{
+    real_objects::remove(s);
+    if (value > green::semaphore::max_value)
+        return fail(EINVAL);
+    if (shared) {
+        int r = GREEN_REAL(sem_init)(s, shared, value);
+        if (r == 0)
+            real_objects::add(s);
+        return r;
+    }
+    new (s) green::semaphore(value);
+    return 0;
+}
+
+GREEN_HOOK int sem_destroy(sem_t* s)
+{
+    if (real_objects::contains(s)) {
+        int r = GREEN_REAL(sem_destroy)(s);
+        real_objects::remove(s);
+        return r;
+    }
+    return 0;
+}
+
+GREEN_HOOK sem_t* sem_open(const char* name, int flags, ...)
+{
+    mode_t mode = 0;
+    unsigned value = 0;
+    if (flags & O_CREAT) {
+        va_list args;
+        va_start(args, flags);
+        mode = va_arg(args, mode_t);
+        value = va_arg(args, unsigned);
+        va_end(args);
+    }
+    sem_t* s = GREEN_REAL(sem_open)(name, flags, mode, value);
+    if (s != SEM_FAILED)
+        real_objects::add(s);
+    return s;
+}
+
+GREEN_HOOK int sem_close(sem_t* s)
+{
+    // The address stays on the list: glibc hands the same mapping out again when the name is
+    // reopened, and an object sem_init later sets up at that address is taken off it then.
+    return GREEN_REAL(sem_close)(s);
+}
+
+GREEN_HOOK int sem_post(sem_t* s)
+{
+    if (real_objects::contains(s))
+        return GREEN_REAL(sem_post)(s);
+    int e = as_green(s).post();
+    return e ? fail(e) : 0;
+}
+
+GREEN_HOOK int sem_wait(sem_t* s)
+{
+    if (real_objects::contains(s))
+        return hooks::green_caller() ? wait_real(s, no_deadline) : GREEN_REAL(sem_wait)(s);
+    return wait(s, no_deadline);
+}
+
+GREEN_HOOK int sem_trywait(sem_t* s)
+{
+    if (real_objects::contains(s))
+        return GREEN_REAL(sem_trywait)(s);
+    int e = as_green(s).try_wait();
+    return e ? fail(e) : 0;
+}
+
+GREEN_HOOK int sem_timedwait(sem_t* s, const timespec* abstime)
+{
+    bool real = real_objects::contains(s);
+    if (real && !hooks::green_caller())
+        return GREEN_REAL(sem_timedwait)(s, abstime);
+    if (!valid_time(abstime))
+        return fail(EINVAL);
+    std::uint64_t deadline = monotonic_deadline(CLOCK_REALTIME, *abstime);
+    return real ? wait_real(s, deadline) : wait(s, deadline);
+}
+
+GREEN_HOOK int sem_clockwait(sem_t* s, clockid_t clock, const timespec* abstime)
+{
+    bool real = real_objects::contains(s);
+    if (real && !hooks::green_caller())
+        return GREEN_REAL(sem_clockwait)(s, clock, abstime);
+    if (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC)
+        return fail(EINVAL);
+    if (!valid_time(abstime))
+        return fail(EINVAL);
+    std::uint64_t deadline = monotonic_deadline(clock, *abstime);
+    return real ? wait_real(s, deadline) : wait(s, deadline);
+}
+
+GREEN_HOOK int sem_getvalue(sem_t* s, int* value)
+{
+    if (real_objects::contains(s))
+        return GREEN_REAL(sem_getvalue)(s, value);
+    *value = int(as_green(s).value());
+    return 0;
+}
