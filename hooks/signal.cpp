@@ -228,6 +228,23 @@ GREEN_HOOK int siginterrupt(int sig, int interrupt)
 
 namespace green::hooks {
 
+void interrupt_parked_target(fiber* target, int sig)
+{
+    if (!target || sig <= 0 || sig >= NSIG || !actions[sig].wrapped)
+        return;
+    void* handler = actions[sig].handler.load(std::memory_order_acquire);
+    if (is_default_or_ignore(handler))
+        return;
+    sigset_t mask;
+    if (pthread_sigmask(SIG_BLOCK, nullptr, &mask) != 0 || sigismember(&mask, sig) == 1)
+        return;
+    bool restart = handler_restarts(sig);
+    if (target->state == fiber_state::parked &&
+        (target->interruptible == interrupt_mode::always ||
+         (!restart && target->interruptible == interrupt_mode::unless_restart)))
+        hub::try_wake(target, wake_reason::interrupted);
+}
+
 bool handler_restarts(int sig)
 {
     return sig > 0 && sig < NSIG && (actions[sig].flags.load(std::memory_order_relaxed) & SA_RESTART);

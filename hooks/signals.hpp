@@ -6,6 +6,10 @@
 #include <csignal>
 #include <sys/types.h>
 
+namespace green {
+struct fiber;
+}
+
 namespace green::hooks {
 
 // A readiness wait of a green thread (poll, select, epoll_wait and their p-variants) as a
@@ -61,6 +65,12 @@ extern __thread child_wait_state child_wait_tls __attribute__((tls_model("initia
 
 // Whether the program's handler for `sig` has SA_RESTART (signal.cpp).
 bool handler_restarts(int sig);
+
+// pthread_kill of a green thread from a green thread of the same hub: the handler ran in the
+// sender's context, so the hub never heard of it; end the target's parked call as the kernel
+// would end its blocked one (EINTR, or a restart with SA_RESTART). Nothing if the signal is
+// blocked on this thread (it stays pending), has no handler, or the target is not parked.
+void interrupt_parked_target(fiber* target, int sig);
 
 // Installs the runtime's fault handler for SIGSEGV and SIGBUS (program view: default).
 void install_signal_interposition();

@@ -166,6 +166,15 @@ int main(void)
         pthread_join(t, &result);
         say("read in the thread: %s", (long)result == EINTR ? "EINTR" : "?");
         say("SIGURG handler ran: %d", (int)handled[SIGURG]);
+        install_handler(SIGURG, on_signal, SA_RESTART);
+        REQUIRE(pthread_create(&t, NULL, reader, NULL) == 0);
+        usleep(50000);
+        show_rc("pthread_kill(t, SIGURG) with SA_RESTART", pthread_kill(t, SIGURG));
+        usleep(50000);
+        CALL(write(pipe_fds[1], "r", 1));
+        pthread_join(t, &result);
+        say("read in the thread: %ld byte", (long)result - 1000);
+        say("SIGURG handler ran: %d", (int)handled[SIGURG]);
         close(pipe_fds[0]);
         close(pipe_fds[1]);
     }

@@ -3,12 +3,24 @@
  * not holding the pipe of an earlier popen stream. */
 #include "transcript.h"
 
+#include <pthread.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 static volatile sig_atomic_t chld_count, int_count;
 static void on_chld(int sig) { (void)sig; chld_count++; }
 static void on_int(int sig) { (void)sig; int_count++; }
+
+static volatile int ticks, stop_ticking;
+static void *ticker(void *arg)
+{
+    (void)arg;
+    while (!stop_ticking) {
+        usleep(10000);
+        ticks++;
+    }
+    return NULL;
+}
 
 static void show_wstatus(const char *what, int status)
 {
@@ -51,6 +63,23 @@ int main(void)
     sigprocmask(SIG_BLOCK, NULL, &mask);
     say("SIGCHLD blocked after: %s", yesno(sigismember(&mask, SIGCHLD)));
     signal(SIGCHLD, SIG_DFL);
+
+    say("== other threads run while system and pclose wait");
+    {
+        pthread_t t;
+        REQUIRE(pthread_create(&t, NULL, ticker, NULL) == 0);
+        usleep(20000);
+        int before = ticks;
+        show_wstatus("sleep 0.3", system("sleep 0.3"));
+        say("the other thread ran meanwhile: %s", yesno(ticks - before >= 5));
+        FILE *f = popen("sleep 0.3", "r");
+        REQUIRE(f != NULL);
+        before = ticks;
+        show_wstatus("pclose", pclose(f));
+        say("the other thread ran meanwhile: %s", yesno(ticks - before >= 5));
+        stop_ticking = 1;
+        pthread_join(t, NULL);
+    }
 
     say("== popen for reading");
     {
