@@ -32,6 +32,7 @@ struct fd_slot {
     bool fifo = false;
     std::uint8_t access = O_RDWR;
     bool no_nowait = false;
+    bool disposable = false;  // a runtime fd a dup2 may simply take (mark_runtime_fd_disposable)
     // The hubs whose pollers hold a registration of this fd. Each hub that waits registers it
     // in its own poller (the kernel reports an edge to every epoll set holding the fd), so a
     // waiter never depends on another thread's hub running to be woken.
@@ -45,6 +46,7 @@ constexpr int chunk_count = max_tracked_fd / chunk_size;
 
 std::atomic<fd_slot*> chunks[chunk_count];
 std::atomic<std::uint32_t> flags_epoch{1};
+__thread adoption_recorder* recording;  // the calling thread's, while one lives
 
 fd_slot* slot_for(int fd)
 {
@@ -233,6 +235,7 @@ void retire(int fd, fd_slot& s)
     s.fifo = false;
     s.access = O_RDWR;
     s.no_nowait = false;
+    s.disposable = false;
 }
 
 int runtime_fd_floor()
@@ -355,6 +358,8 @@ int adopt_runtime_fd(int fd)
         retire(fd, *s);
         s->kind.store(fd_kind::runtime, std::memory_order_relaxed);
     }
+    if (recording)
+        recording->note(fd);
     return fd;
 }
 
@@ -431,10 +436,14 @@ int relocate_runtime_fd(int fd)
                 held = true;
             }
     if (!held) {
-        // No slot of the runtime's holds it (libuv's process-wide signal lock pipe, which the
-        // runtime never uses): the number is simply given up.
         ::close(moved);
-        moved = fd;
+        fd_slot* s = existing_slot(fd);
+        if (!s || !s->disposable) {
+            // Held where no slot is tracked (a c-ares socket): it cannot move.
+            errno = EBUSY;
+            return -1;
+        }
+        moved = fd;  // never used again by the runtime: the number is simply given up
     }
     // The old number is no longer the runtime's: the caller's dup2 replaces it.
     if (fd_slot* s = existing_slot(fd)) {
@@ -443,6 +452,25 @@ int relocate_runtime_fd(int fd)
     }
     errno = saved;
     return moved;
+}
+
+void mark_runtime_fd_disposable(int fd)
+{
+    if (fd_slot* s = existing_slot(fd)) {
+        spinlock_guard g(s->lock);
+        if (s->kind.load(std::memory_order_relaxed) == fd_kind::runtime)
+            s->disposable = true;
+    }
+}
+
+adoption_recorder::adoption_recorder() : outer_(recording)
+{
+    recording = this;
+}
+
+adoption_recorder::~adoption_recorder()
+{
+    recording = outer_;
 }
 
 fd_wait_result wait(int fd, std::uint32_t generation, std::uint32_t events,

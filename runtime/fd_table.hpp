@@ -109,6 +109,34 @@ void untrack_runtime_fd_slot(int* slot);
 // the new number. Returns the new number, or -1 with errno (EMFILE) if it cannot move.
 int relocate_runtime_fd(int fd);
 
+// A runtime fd that nothing of the runtime's ever uses again after it is made (libuv's
+// process-wide signal lock pipe: only uv_signal handles, which the runtime never starts, touch
+// it). A dup2 onto it simply takes it; other untracked runtime fds (c-ares sockets, whose
+// numbers c-ares keeps) make such a dup2 fail with EBUSY.
+void mark_runtime_fd_disposable(int fd);
+
+// Records the runtime fds adopted by the calling thread while it lives (at most `capacity`).
+class adoption_recorder {
+public:
+    adoption_recorder();
+    ~adoption_recorder();
+    adoption_recorder(const adoption_recorder&) = delete;
+    adoption_recorder& operator=(const adoption_recorder&) = delete;
+    void note(int fd)
+    {
+        if (count_ < capacity)
+            fds_[count_++] = fd;
+    }
+    const int* begin() const { return fds_; }
+    const int* end() const { return fds_ + count_; }
+
+private:
+    static constexpr int capacity = 16;
+    int fds_[capacity];
+    int count_ = 0;
+    adoption_recorder* outer_;
+};
+
 // Parks the running fiber until `events` (EPOLLIN/EPOLLOUT) may be possible on fd, the deadline
 // passes, the fd is closed or a signal interrupts. `generation` is the one lookup returned.
 fd_wait_result wait(int fd, std::uint32_t generation, std::uint32_t events,

@@ -127,10 +127,17 @@ void hub::abandon_after_fork()
 
 bool hub::init()
 {
+    fd_table::adoption_recorder made;
     if (uv_loop_init(&loop_) != 0) {
         errno = EMFILE;
         return false;
     }
+    // Fds libuv made in uv_loop_init other than the loop's own are its process-wide signal
+    // lock pipe (the first loop only): never used by the runtime, a dup2 may take them.
+    for (int fd : made)
+        if (fd != loop_.backend_fd && fd != loop_.async_io_watcher.fd && fd != loop_.async_wfd &&
+            fd != loop_.signal_pipefd[0] && fd != loop_.signal_pipefd[1])
+            fd_table::mark_runtime_fd_disposable(fd);
     loop_.data = this;
 
     poller_fd_ = fd_table::adopt_runtime_fd(epoll_create1(EPOLL_CLOEXEC));

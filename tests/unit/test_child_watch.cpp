@@ -6,6 +6,7 @@
 #include "hub.hpp"
 
 #include <catch2/catch.hpp>
+#include <cerrno>
 #include <cstdint>
 #include <sys/eventfd.h>
 #include <sys/wait.h>
@@ -133,4 +134,18 @@ TEST_CASE("a tracked runtime fd moves when its number is wanted", "[child]")
     close(old);  // the program's now
     fd_table::untrack_runtime_fd_slot(&slot);
     fd_table::release_runtime_fd(slot);
+}
+
+TEST_CASE("an untracked runtime fd cannot move unless it is disposable", "[child]")
+{
+    int fd = fd_table::adopt_runtime_fd(eventfd(0, EFD_CLOEXEC));
+    REQUIRE(fd >= 0);
+    errno = 0;
+    CHECK(fd_table::relocate_runtime_fd(fd) == -1);  // as a c-ares socket: its number is kept
+    CHECK(errno == EBUSY);
+    CHECK(fd_table::is_runtime_fd(fd));
+    fd_table::mark_runtime_fd_disposable(fd);
+    CHECK(fd_table::relocate_runtime_fd(fd) == fd);  // given up where it is
+    CHECK_FALSE(fd_table::is_runtime_fd(fd));
+    close(fd);
 }
