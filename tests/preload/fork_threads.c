@@ -1,6 +1,8 @@
 /* fork from a green thread while other threads are blocked: in the child only the forking thread
  * lives on, and its blocking calls (a pipe read, a sleep, a wait, a new thread) work; in the
- * parent the blocked threads carry on. The child answers through its exit status. */
+ * parent the blocked threads carry on; pthread_atfork handlers run once each, where they should
+ * (the nested fork in the child runs them again there). The child answers through its exit
+ * status. */
 #include "transcript.h"
 
 #include <pthread.h>
@@ -8,6 +10,10 @@
 #include <unistd.h>
 
 static int blocked_pipe[2];
+static volatile int prepared, in_parent, in_child;
+static void on_prepare(void) { prepared++; }
+static void on_parent(void) { in_parent++; }
+static void on_child(void) { in_child++; }
 
 static void *blocked_reader(void *arg)
 {
@@ -31,7 +37,7 @@ static void *forker(void *arg)
     REQUIRE(pipe(p) == 0);
     pid_t pid = fork();
     if (pid == 0) {
-        int code = 0;
+        int code = prepared == 1 && in_child == 1 && in_parent == 0 ? 0 : 32;
         char c = 0;
         if (read(p[0], &c, dyn(1)) != 1 || c != 'f') /* blocks until the parent writes */
             code |= 1;
@@ -65,6 +71,7 @@ static void *forker(void *arg)
 
 int main(void)
 {
+    CALL(pthread_atfork(on_prepare, on_parent, on_child));
     CALL(pipe(blocked_pipe));
     pthread_t reader, f;
     CALL(pthread_create(&reader, NULL, blocked_reader, NULL));
@@ -73,6 +80,8 @@ int main(void)
     void *code = NULL;
     CALL(pthread_join(f, &code));
     say("child's exit status (0: everything worked): %ld", (long)code);
+    say("pthread_atfork handlers in the parent: prepare %d, parent %d, child %d", prepared,
+        in_parent, in_child);
     CALL(write(blocked_pipe[1], "b", 1));
     void *ok = NULL;
     CALL(pthread_join(reader, &ok));
