@@ -1,6 +1,7 @@
 // The fd lifecycle: socket, socketpair, pipe, pipe2, close, dup, dup2, dup3, fcntl, ioctl,
-// close_range, closefrom, fclose, pclose. These never park; they keep the fd table true, hide
-// the runtime's own fds from the program, and wake green threads parked on an fd that closes.
+// close_range, closefrom, fclose, freopen, freopen64 (pclose is in popen.cpp). These never park; they keep the fd
+// table true, hide the runtime's own fds from the program, and wake green threads parked on an
+// fd that closes.
 #include "fd_table.hpp"
 #include "hook.hpp"
 
@@ -138,16 +139,16 @@ GREEN_HOOK int dup(int fd)
 namespace {
 
 // What dup2 and dup3 do before the real call: the runtime's fds are not the program's to
-// duplicate or to replace, and an fd replaced is closed (waking green threads parked on it).
+// duplicate; one whose number the program takes moves out of the way; an fd replaced is closed
+// (waking green threads parked on it).
 bool prepare_dup_onto(int old_fd, int new_fd)
 {
     if (fd_table::is_runtime_fd(old_fd)) {
         errno = EBADF;
         return false;
     }
-    if (fd_table::is_runtime_fd(new_fd)) {
-        // A number the runtime uses: moving a hub's fds while its loop holds them is not
-        // supported yet (README).
+    if (fd_table::is_runtime_fd(new_fd) && fd_table::relocate_runtime_fd(new_fd) < 0) {
+        // A number the runtime uses, and no free number to move its file to.
         errno = EBUSY;
         return false;
     }
@@ -271,12 +272,31 @@ GREEN_HOOK int fclose(FILE* stream)
     return GREEN_REAL(fclose)(stream);
 }
 
-GREEN_HOOK int pclose(FILE* stream)
+// freopen closes the stream's fd and opens the new file inside libc, past the hooks; the new
+// fd usually has the old number.
+GREEN_HOOK FILE* freopen(const char* path, const char* mode, FILE* stream)
 {
     if (stream && preload::ready()) {
         int fd = fileno(stream);
         if (fd >= 0)
             fd_table::note_close(fd);
     }
-    return GREEN_REAL(pclose)(stream);
+    FILE* r = GREEN_REAL(freopen)(path, mode, stream);
+    if (r && preload::ready())
+        note_new(fileno(r));
+    return r;
+}
+
+extern "C" FILE* freopen64(const char* path, const char* mode, FILE* stream);
+GREEN_HOOK FILE* freopen64(const char* path, const char* mode, FILE* stream)
+{
+    if (stream && preload::ready()) {
+        int fd = fileno(stream);
+        if (fd >= 0)
+            fd_table::note_close(fd);
+    }
+    FILE* r = GREEN_REAL(freopen64)(path, mode, stream);
+    if (r && preload::ready())
+        note_new(fileno(r));
+    return r;
 }

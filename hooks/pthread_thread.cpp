@@ -8,6 +8,7 @@
 // Thread ids that glibc made (the main thread's, threads the runtime or glibc made) go to glibc.
 #include "cancel.hpp"
 #include "hook.hpp"
+#include "signals.hpp"
 #include "stack.hpp"
 
 #include <cerrno>
@@ -324,6 +325,10 @@ GREEN_HOOK int pthread_kill(pthread_t thread, int signal)
     // green thread of that hub (README).
     if (syscall(SYS_tgkill, getpid(), t->os_tid, signal) != 0)
         return errno;
+    // From the same hub the handler has run already, here, where the hub cannot see it: the
+    // target's parked call ends as the kernel would end its blocked one.
+    if (t->os_tid == int(syscall(SYS_gettid)) && t->fib() != tls.running)
+        hooks::interrupt_parked_target(t->fib(), signal);
     return 0;
 }
 

@@ -17,6 +17,7 @@
 #include <cstring>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
+#include <unistd.h>
 
 using namespace green;
 
@@ -42,6 +43,18 @@ void trampoline(int sig, siginfo_t* info, void* context)
 {
     if (faults(sig))
         check_fault_for_overflow(info->si_addr);
+    if (sig == SIGCHLD && hooks::child_wait_tls.parked && tls.running && tls.running->is_hub) {
+        // Deferred until the parked wait has looked for its child (signals.hpp).
+        if (!hooks::child_wait_tls.deferred) {
+            hooks::child_wait_tls.info = *info;
+            hooks::child_wait_tls.deferred = true;
+        }
+        int saved = errno;
+        std::uint64_t one = 1;
+        syscall(SYS_write, hooks::child_wait_tls.event_fd, &one, sizeof one);
+        errno = saved;
+        return;
+    }
     program_action& a = actions[sig];
     void* handler = a.handler.load(std::memory_order_acquire);
     int flags = a.flags.load(std::memory_order_relaxed);
@@ -105,7 +118,11 @@ int green_sigaction(int sig, const struct sigaction* act, struct sigaction* old)
     } else {
         void* handler = (act->sa_flags & SA_SIGINFO) ? reinterpret_cast<void*>(act->sa_sigaction)
                                                      : reinterpret_cast<void*>(act->sa_handler);
-        if (is_default_or_ignore(handler) && !faults(sig)) {
+        // SIGSEGV and SIGBUS at their default go through the trampoline (overflow reports);
+        // ignored, they stay ignored in the kernel, so that an exec'd program inherits SIG_IGN
+        // (a real fault kills the process either way: the kernel forces the default).
+        bool ignored = handler == reinterpret_cast<void*>(SIG_IGN);
+        if (is_default_or_ignore(handler) && (!faults(sig) || ignored)) {
             r = GREEN_REAL(sigaction)(sig, act, &kernel_old);
             if (r == 0)
                 a.wrapped = false;
@@ -211,6 +228,28 @@ GREEN_HOOK int siginterrupt(int sig, int interrupt)
 
 namespace green::hooks {
 
+void interrupt_parked_target(fiber* target, int sig)
+{
+    if (!target || sig <= 0 || sig >= NSIG || !actions[sig].wrapped)
+        return;
+    void* handler = actions[sig].handler.load(std::memory_order_acquire);
+    if (is_default_or_ignore(handler))
+        return;
+    sigset_t mask;
+    if (pthread_sigmask(SIG_BLOCK, nullptr, &mask) != 0 || sigismember(&mask, sig) == 1)
+        return;
+    bool restart = handler_restarts(sig);
+    if (target->state == fiber_state::parked &&
+        (target->interruptible == interrupt_mode::always ||
+         (!restart && target->interruptible == interrupt_mode::unless_restart)))
+        hub::try_wake(target, wake_reason::interrupted);
+}
+
+bool handler_restarts(int sig)
+{
+    return sig > 0 && sig < NSIG && (actions[sig].flags.load(std::memory_order_relaxed) & SA_RESTART);
+}
+
 namespace {
 
 // This thread's readiness waits, newest first. Changed only by fibers of this thread and read by
@@ -284,6 +323,11 @@ int signal_aware_wait::wakeup_fd()
     if (!signal_wakeup.compare_exchange_strong(expected, made, std::memory_order_acq_rel)) {
         fd_table::release_runtime_fd(made);
         made = expected;
+    } else if (made >= 0) {
+        // A program's dup2 onto its number moves it (fd_table::relocate_runtime_fd), which
+        // updates the int inside the atomic (lock-free, the layout of an int).
+        static_assert(sizeof(std::atomic<int>) == sizeof(int));
+        fd_table::track_runtime_fd_slot(reinterpret_cast<int*>(&signal_wakeup));
     }
     errno = saved;
     return made;

@@ -4,6 +4,11 @@
 #pragma once
 
 #include <csignal>
+#include <sys/types.h>
+
+namespace green {
+struct fiber;
+}
 
 namespace green::hooks {
 
@@ -41,6 +46,31 @@ private:
     volatile sig_atomic_t hit_ = 0;
     signal_aware_wait* next_ = nullptr;
 };
+
+// A thread's green wait for children (wait.cpp). A blocking wait that a child's exit wakes
+// returns that child before the SIGCHLD handler runs (the kernel reaps first, then delivers on
+// the way out). A parked green wait would see the handler run first, on the hub, and a handler
+// that reaps (bash's does) would take the child from under it. So while `parked`, the
+// trampoline defers the program's SIGCHLD handler: it keeps the siginfo and writes `event_fd`,
+// which the wait watches; the wait looks for its child first and then replays the signal to
+// this thread. Zero-initialised TLS (owner 0: no event_fd yet).
+struct child_wait_state {
+    volatile int parked;  // green waits parked on this OS thread
+    volatile bool deferred;
+    int event_fd;
+    pid_t owner;  // the process that made event_fd (a forked child makes its own)
+    siginfo_t info;
+};
+extern __thread child_wait_state child_wait_tls __attribute__((tls_model("initial-exec")));
+
+// Whether the program's handler for `sig` has SA_RESTART (signal.cpp).
+bool handler_restarts(int sig);
+
+// pthread_kill of a green thread from a green thread of the same hub: the handler ran in the
+// sender's context, so the hub never heard of it; end the target's parked call as the kernel
+// would end its blocked one (EINTR, or a restart with SA_RESTART). Nothing if the signal is
+// blocked on this thread (it stays pending), has no handler, or the target is not parked.
+void interrupt_parked_target(fiber* target, int sig);
 
 // Installs the runtime's fault handler for SIGSEGV and SIGBUS (program view: default).
 void install_signal_interposition();

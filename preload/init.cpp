@@ -35,7 +35,8 @@ void print_stats()
         " fd_waits=%" PRIu64 " sleeps=%" PRIu64 "\n",
         stats.hubs.load(), stats.hubs.load() + stats.fibers.load(), stats.parks.load(),
         stats.fd_waits.load(), stats.sleeps.load());
-    syscall(SYS_write, stats_fd, line, n > 0 ? std::size_t(n) : 0);
+    syscall(SYS_write, __atomic_load_n(&stats_fd, __ATOMIC_ACQUIRE), line,
+            n > 0 ? std::size_t(n) : 0);
 }
 
 void initialise()
@@ -57,6 +58,7 @@ void initialise()
     });
     if (c.stats) {
         stats_fd = fd_table::adopt_runtime_fd(fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 0));
+        fd_table::track_runtime_fd_slot(&stats_fd);
         std::atexit(print_stats);
     }
 }

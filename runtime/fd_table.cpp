@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <vector>
 
 namespace green::fd_table {
 namespace {
@@ -31,6 +32,7 @@ struct fd_slot {
     bool fifo = false;
     std::uint8_t access = O_RDWR;
     bool no_nowait = false;
+    bool disposable = false;  // a runtime fd a dup2 may simply take (mark_runtime_fd_disposable)
     // The hubs whose pollers hold a registration of this fd. Each hub that waits registers it
     // in its own poller (the kernel reports an edge to every epoll set holding the fd), so a
     // waiter never depends on another thread's hub running to be woken.
@@ -44,6 +46,7 @@ constexpr int chunk_count = max_tracked_fd / chunk_size;
 
 std::atomic<fd_slot*> chunks[chunk_count];
 std::atomic<std::uint32_t> flags_epoch{1};
+__thread adoption_recorder* recording;  // the calling thread's, while one lives
 
 fd_slot* slot_for(int fd)
 {
@@ -95,13 +98,16 @@ bool epoll_accepts(int fd)
         internal_scope scope;
         return adopt_runtime_fd(epoll_create1(EPOLL_CLOEXEC));
     }();
+    static bool tracked = (track_runtime_fd_slot(&probe), true);
+    (void)tracked;
     if (probe < 0)
         return true;
+    int set = __atomic_load_n(&probe, __ATOMIC_ACQUIRE);
     epoll_event ev{};
     ev.events = EPOLLET;
-    if (epoll_ctl(probe, EPOLL_CTL_ADD, fd, &ev) != 0)
+    if (epoll_ctl(set, EPOLL_CTL_ADD, fd, &ev) != 0)
         return errno != EPERM;
-    epoll_ctl(probe, EPOLL_CTL_DEL, fd, nullptr);
+    epoll_ctl(set, EPOLL_CTL_DEL, fd, nullptr);
     return true;
 }
 
@@ -229,6 +235,7 @@ void retire(int fd, fd_slot& s)
     s.fifo = false;
     s.access = O_RDWR;
     s.no_nowait = false;
+    s.disposable = false;
 }
 
 int runtime_fd_floor()
@@ -351,6 +358,8 @@ int adopt_runtime_fd(int fd)
         retire(fd, *s);
         s->kind.store(fd_kind::runtime, std::memory_order_relaxed);
     }
+    if (recording)
+        recording->note(fd);
     return fd;
 }
 
@@ -370,6 +379,98 @@ void release_runtime_fd(int fd)
         retire(fd, *s);
     }
     ::close(fd);
+}
+
+namespace {
+
+spinlock slots_lock;
+std::vector<int*>* slots;  // never freed: hubs of exiting threads untrack at any time
+
+}  // namespace
+
+void track_runtime_fd_slot(int* slot)
+{
+    internal_scope scope;
+    spinlock_guard g(slots_lock);
+    if (!slots)
+        slots = new std::vector<int*>();
+    for (int* s : *slots)
+        if (s == slot)
+            return;
+    slots->push_back(slot);
+}
+
+void untrack_runtime_fd_slot(int* slot)
+{
+    spinlock_guard g(slots_lock);
+    if (!slots)
+        return;
+    for (auto it = slots->begin(); it != slots->end(); ++it)
+        if (*it == slot) {
+            slots->erase(it);
+            return;
+        }
+}
+
+int relocate_runtime_fd(int fd)
+{
+    internal_scope scope;
+    static const int floor = runtime_fd_floor();
+    int saved = errno;
+    spinlock_guard g(slots_lock);
+    int moved = fcntl(fd, F_DUPFD_CLOEXEC, fd < floor ? floor : fd + 1);
+    if (moved < 0 && fd >= floor)
+        moved = fcntl(fd, F_DUPFD_CLOEXEC, floor);  // nothing free above it: below, then
+    if (moved < 0)
+        return -1;
+    if (fd_slot* s = slot_for(moved)) {
+        spinlock_guard sg(s->lock);
+        retire(moved, *s);
+        s->kind.store(fd_kind::runtime, std::memory_order_relaxed);
+    }
+    bool held = false;
+    if (slots)
+        for (int* slot : *slots)
+            if (__atomic_load_n(slot, __ATOMIC_ACQUIRE) == fd) {
+                __atomic_store_n(slot, moved, __ATOMIC_RELEASE);
+                held = true;
+            }
+    if (!held) {
+        ::close(moved);
+        fd_slot* s = existing_slot(fd);
+        if (!s || !s->disposable) {
+            // Held where no slot is tracked (a c-ares socket): it cannot move.
+            errno = EBUSY;
+            return -1;
+        }
+        moved = fd;  // never used again by the runtime: the number is simply given up
+    }
+    // The old number is no longer the runtime's: the caller's dup2 replaces it.
+    if (fd_slot* s = existing_slot(fd)) {
+        spinlock_guard sg(s->lock);
+        retire(fd, *s);
+    }
+    errno = saved;
+    return moved;
+}
+
+void mark_runtime_fd_disposable(int fd)
+{
+    if (fd_slot* s = existing_slot(fd)) {
+        spinlock_guard g(s->lock);
+        if (s->kind.load(std::memory_order_relaxed) == fd_kind::runtime)
+            s->disposable = true;
+    }
+}
+
+adoption_recorder::adoption_recorder() : outer_(recording)
+{
+    recording = this;
+}
+
+adoption_recorder::~adoption_recorder()
+{
+    recording = outer_;
 }
 
 fd_wait_result wait(int fd, std::uint32_t generation, std::uint32_t events,

@@ -95,6 +95,48 @@ bool is_runtime_fd(int fd);
 // Closes a runtime fd (hub teardown). Ignores -1.
 void release_runtime_fd(int fd);
 
+// The places that hold runtime fd numbers (a hub's members, libuv's loop fields, the runtime's
+// own variables), so that a runtime fd can move when the program wants its number. A slot is
+// read and written with atomic builtins by the mover; its owner untracks it before the memory
+// goes away. Tracking the same slot twice is harmless.
+void track_runtime_fd_slot(int* slot);
+void untrack_runtime_fd_slot(int* slot);
+
+// The program dup2s or dup3s onto `fd`, a runtime fd: the runtime's file moves to a new
+// number (close-on-exec, above the floor) and every tracked slot holding `fd` is updated; the
+// old number is then the program's to take. An epoll set or libuv watcher that registered the
+// old number keeps its registration: epoll keys it by the open file, which stays open under
+// the new number. Returns the new number, or -1 with errno (EMFILE) if it cannot move.
+int relocate_runtime_fd(int fd);
+
+// A runtime fd that nothing of the runtime's ever uses again after it is made (libuv's
+// process-wide signal lock pipe: only uv_signal handles, which the runtime never starts, touch
+// it). A dup2 onto it simply takes it; other untracked runtime fds (c-ares sockets, whose
+// numbers c-ares keeps) make such a dup2 fail with EBUSY.
+void mark_runtime_fd_disposable(int fd);
+
+// Records the runtime fds adopted by the calling thread while it lives (at most `capacity`).
+class adoption_recorder {
+public:
+    adoption_recorder();
+    ~adoption_recorder();
+    adoption_recorder(const adoption_recorder&) = delete;
+    adoption_recorder& operator=(const adoption_recorder&) = delete;
+    void note(int fd)
+    {
+        if (count_ < capacity)
+            fds_[count_++] = fd;
+    }
+    const int* begin() const { return fds_; }
+    const int* end() const { return fds_ + count_; }
+
+private:
+    static constexpr int capacity = 16;
+    int fds_[capacity];
+    int count_ = 0;
+    adoption_recorder* outer_;
+};
+
 // Parks the running fiber until `events` (EPOLLIN/EPOLLOUT) may be possible on fd, the deadline
 // passes, the fd is closed or a signal interrupts. `generation` is the one lookup returned.
 fd_wait_result wait(int fd, std::uint32_t generation, std::uint32_t events,

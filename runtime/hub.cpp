@@ -119,6 +119,7 @@ void hub::abandon_after_fork()
     fd_table::release_runtime_fd(h->loop_.async_io_watcher.fd);
     fd_table::release_runtime_fd(h->loop_.signal_pipefd[0]);
     fd_table::release_runtime_fd(h->loop_.signal_pipefd[1]);
+    h->track_fd_slots(false);
     // The hub object is left as it is (its loop refers to closed fds and is never run again).
     tls.home = nullptr;
     tls.running = nullptr;
@@ -126,10 +127,17 @@ void hub::abandon_after_fork()
 
 bool hub::init()
 {
+    fd_table::adoption_recorder made;
     if (uv_loop_init(&loop_) != 0) {
         errno = EMFILE;
         return false;
     }
+    // Fds libuv made in uv_loop_init other than the loop's own are its process-wide signal
+    // lock pipe (the first loop only): never used by the runtime, a dup2 may take them.
+    for (int fd : made)
+        if (fd != loop_.backend_fd && fd != loop_.async_io_watcher.fd && fd != loop_.async_wfd &&
+            fd != loop_.signal_pipefd[0] && fd != loop_.signal_pipefd[1])
+            fd_table::mark_runtime_fd_disposable(fd);
     loop_.data = this;
 
     poller_fd_ = fd_table::adopt_runtime_fd(epoll_create1(EPOLL_CLOEXEC));
@@ -170,12 +178,26 @@ bool hub::init()
     live_fibers_ = 1;
 
     ensure_overflow_stack_for_this_thread();
+    track_fd_slots(true);
     return true;
+}
+
+void hub::track_fd_slots(bool track)
+{
+    for (int* slot : {&poller_fd_, &wakeup_fd_, timers_.fd_slot(), &loop_.backend_fd,
+                      &loop_.async_io_watcher.fd, &loop_.async_wfd, &loop_.signal_pipefd[0],
+                      &loop_.signal_pipefd[1]}) {
+        if (track)
+            fd_table::track_runtime_fd_slot(slot);
+        else
+            fd_table::untrack_runtime_fd_slot(slot);
+    }
 }
 
 hub::~hub()
 {
     internal_scope scope;
+    track_fd_slots(false);
     fd_table::forget_hub(this);
     if (loop_.data == this) {
         // Handles are marked initialised by their data pointer (set right after uv_poll_init).

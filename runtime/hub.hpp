@@ -109,6 +109,9 @@ private:
     void handle_wakeups();
     void handle_signals();
     void check_stack(fiber* f);
+    // Tracks (or untracks) every field holding one of this hub's fds, libuv's included, so
+    // that a program's dup2 onto one moves it (fd_table::relocate_runtime_fd).
+    void track_fd_slots(bool track);
 
     static void on_poller(uv_poll_t* handle, int status, int events);
     static void on_timer(uv_poll_t* handle, int status, int events);

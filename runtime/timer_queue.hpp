@@ -22,7 +22,8 @@ public:
 
     // Creates the timerfd; returns it (or -1 with errno).
     int open();
-    int fd() const { return fd_; }
+    int fd() const { return __atomic_load_n(&fd_, __ATOMIC_ACQUIRE); }
+    int* fd_slot() { return &fd_; }  // for fd_table::track_runtime_fd_slot
 
     void add(fiber* f, std::uint64_t deadline);
     void remove(fiber* f);

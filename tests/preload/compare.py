@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Run a program natively and under libgreen.so and compare what it did.
 
-usage: compare.py --lib PATH_TO_libgreen.so [--expect-parks] [--stdin-pipe] -- PROGRAM [ARGS]
+usage: compare.py --lib PATH_TO_libgreen.so [--expect-parks] [--expect-min KEY=N]...
+                  [--stdin-pipe] -- PROGRAM [ARGS]
 
 Three runs, each in its own process group with a time limit:
   1. native, stdin/stdout/stderr are pipes the harness created;
@@ -9,7 +10,8 @@ Three runs, each in its own process group with a time limit:
   3. green with stdin a pseudo-terminal.
 Runs 1 and 2 must agree on exit status, stdout bytes and stderr bytes (the library's one
 stats line removed from the green stderr). Run 3 must agree with run 1 on exit status.
-Every green run must print the stats line; with --expect-parks it must report parks >= 1.
+Every green run must print the stats line; with --expect-parks it must report parks >= 1, and
+with --expect-min KEY=N the counter KEY >= N (fd_waits=20: at least 20 calls parked on an fd).
 After every run the open file descriptions the program inherited must be as the harness
 made them: file status flags (O_NONBLOCK above all) unchanged, and for the pty its termios
 unchanged too.
@@ -167,7 +169,7 @@ def run(label, argv, env, stdin_mode):
                 pass
 
 
-def take_stats(res, expect_parks):
+def take_stats(res, expect_parks, expect_min=()):
     """Remove the stats line from a green run's stderr; check it."""
     lines = res.stderr.splitlines(keepends=True)
     kept, stats_lines = [], []
@@ -190,6 +192,10 @@ def take_stats(res, expect_parks):
     for kv in line[len(STATS_PREFIX):].split(b" "):
         k, v = kv.split(b"=", 1)
         res.stats[k.decode()] = int(v)
+    for key, least in expect_min:
+        if res.stats.get(key, 0) < least:
+            res.problems.append("%s=%d, expected >= %d: %s"
+                                % (key, res.stats.get(key, 0), least, line.decode()))
     if expect_parks and res.stats.get("parks", 0) < 1:
         res.problems.append("parks=%d, expected >= 1 (the blocking calls did not go through "
                             "the hub): %s" % (res.stats.get("parks", 0), line.decode()))
@@ -210,6 +216,8 @@ def main():
     ap.add_argument("--lib", required=True, help="path to libgreen.so")
     ap.add_argument("--expect-parks", action="store_true",
                     help="the green run must report parks >= 1")
+    ap.add_argument("--expect-min", action="append", default=[], metavar="KEY=N",
+                    help="the green run's stats must report KEY >= N")
     ap.add_argument("--stdin-pipe", action="store_true",
                     help="keep the stdin pipe's write end open while the program runs")
     ap.add_argument("command", nargs=argparse.REMAINDER)
@@ -219,6 +227,12 @@ def main():
         cmd = cmd[1:]
     if not cmd:
         ap.error("no PROGRAM given (put it after --)")
+    expect_min = []
+    for item in args.expect_min:
+        key, sep, least = item.partition("=")
+        if not sep or not least.isdigit():
+            ap.error("--expect-min takes KEY=N, not %r" % item)
+        expect_min.append((key, int(least)))
     lib = os.path.abspath(args.lib)
     if not os.path.isfile(lib):
         print("FAIL: %s: library not found: %s" % (cmd[0], lib))
@@ -235,9 +249,9 @@ def main():
     mode = "open" if args.stdin_pipe else "eof"
     native = run("native", cmd, native_env, mode)
     green = run("green", cmd, green_env, mode)
-    take_stats(green, args.expect_parks)
+    take_stats(green, args.expect_parks, expect_min)
     green_pty = run("green, stdin a pty", cmd, green_env, "pty")
-    take_stats(green_pty, args.expect_parks)
+    take_stats(green_pty, args.expect_parks, expect_min)
 
     failures = []
     for r in (native, green, green_pty):

@@ -1,0 +1,197 @@
+// wait, __wait, waitpid, __waitpid, wait3, wait4, waitid.
+//
+// A blocking wait for a child's exit parks the green thread: the call is tried with WNOHANG, and
+// if no child has changed state yet the fiber parks on the child's pidfd (or, for "any child" and
+// process groups, on all the children's), then tries again. Only the program's own call ever
+// reaps, with its own arguments, and SIGCHLD is left alone. Waits that also report stops or
+// continues (WUNTRACED, WCONTINUED, waitid without WEXITED) block natively: a pidfd only reports
+// an exit (README).
+#include "child_watch.hpp"
+#include "fd_table.hpp"
+#include "hook.hpp"
+#include "signals.hpp"
+
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+using namespace green;
+
+namespace green::hooks {
+__thread child_wait_state child_wait_tls __attribute__((tls_model("initial-exec")));
+}
+
+namespace {
+
+// How the program's pid argument of wait4 selects children, as waitid's idtype and id.
+void select_children(pid_t pid, idtype_t& idtype, id_t& id)
+{
+    if (pid > 0) {
+        idtype = P_PID;
+        id = id_t(pid);
+    } else if (pid == -1) {
+        idtype = P_ALL;
+        id = 0;
+    } else {
+        idtype = P_PGID;
+        id = id_t(pid == 0 ? 0 : -pid);
+    }
+}
+
+// The calling thread's eventfd for deferred SIGCHLDs (signals.hpp), made on first need.
+int deferral_event()
+{
+    auto& st = hooks::child_wait_tls;
+    pid_t self = pid_t(syscall(SYS_getpid));
+    if (st.owner == self)
+        return st.event_fd;
+    internal_scope scope;
+    if (st.owner != 0 && st.event_fd >= 0)
+        fd_table::release_runtime_fd(st.event_fd);
+    st.event_fd = fd_table::adopt_runtime_fd(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+    st.owner = st.event_fd >= 0 ? self : 0;
+    fd_table::track_runtime_fd_slot(&st.event_fd);  // a dup2 onto its number moves it
+    return st.event_fd;
+}
+
+struct deferral_event_release {
+    ~deferral_event_release()
+    {
+        auto& st = hooks::child_wait_tls;
+        fd_table::untrack_runtime_fd_slot(&st.event_fd);
+        if (st.owner == pid_t(syscall(SYS_getpid)) && st.event_fd >= 0)
+            fd_table::release_runtime_fd(st.event_fd);
+        st.owner = 0;
+    }
+};
+thread_local deferral_event_release release_at_thread_exit;
+
+// Sends the SIGCHLD the trampoline deferred while the wait was parked to this thread again, now
+// that the wait has taken its child: the program's handler runs as it would have natively,
+// right after the wait returned. True if there was one.
+bool replay_deferred_sigchld()
+{
+    if (!hooks::child_wait_tls.deferred)
+        return false;
+    hooks::child_wait_tls.deferred = false;
+    int saved = errno;
+    siginfo_t info = hooks::child_wait_tls.info;
+    syscall(SYS_rt_tgsigqueueinfo, getpid(), syscall(SYS_gettid), SIGCHLD, &info);
+    errno = saved;
+    return true;
+}
+
+// attempt(extra_options) makes the program's call with extra_options or'ed in; it returns > 0
+// when a child was reported, 0 when none has changed state (WNOHANG), -1 with errno.
+template <class Attempt>
+long green_wait(idtype_t idtype, id_t id, bool exits_only, Attempt&& attempt)
+{
+    if (!exits_only || !hooks::green_caller() || !hub::for_this_thread())
+        return attempt(0);
+    int entry_errno = errno;
+    for (;;) {
+        long r = attempt(WNOHANG);
+        if (r != 0)
+            return r;
+        // A handler with SA_RESTART lets wait go on, as the kernel restarts it (signal(7)).
+        child_watch::extra_wake deferral{deferral_event(), &hooks::child_wait_tls.deferred};
+        (void)&release_at_thread_exit;
+        if (deferral.fd >= 0)
+            hooks::child_wait_tls.parked = hooks::child_wait_tls.parked + 1;
+        child_watch::result w =
+            child_watch::wait(idtype, id, interrupt_mode::unless_restart, deferral);
+        if (deferral.fd >= 0)
+            hooks::child_wait_tls.parked = hooks::child_wait_tls.parked - 1;
+        switch (w) {
+        case child_watch::result::changed: {
+            r = attempt(WNOHANG);
+            bool was_sigchld = replay_deferred_sigchld();
+            if (r != 0)
+                return r > 0 ? (errno = entry_errno, r) : r;
+            if (was_sigchld && !hooks::handler_restarts(SIGCHLD)) {
+                errno = EINTR;  // a SIGCHLD for no child of this wait, and no SA_RESTART
+                return -1;
+            }
+            break;
+        }
+        case child_watch::result::unsupported:
+            replay_deferred_sigchld();
+            errno = entry_errno;
+            return attempt(0);
+        case child_watch::result::interrupted: {
+            // The kernel reports a child that exited before it reports the signal.
+            r = attempt(WNOHANG);
+            bool was_sigchld = replay_deferred_sigchld();
+            if (r != 0)
+                return r > 0 ? (errno = entry_errno, r) : r;
+            if (was_sigchld && hooks::handler_restarts(SIGCHLD))
+                break;  // the SIGCHLD was for no child of this wait, and restarts it
+            errno = EINTR;
+            return -1;
+        }
+        }
+        errno = entry_errno;
+    }
+}
+
+long green_wait4(pid_t pid, int* status, int options, struct rusage* usage)
+{
+    idtype_t idtype;
+    id_t id;
+    select_children(pid, idtype, id);
+    bool exits_only = !(options & (WNOHANG | WUNTRACED | WCONTINUED));
+    return green_wait(idtype, id, exits_only, [&](int extra) -> long {
+        return GREEN_REAL(wait4)(pid, status, options | extra, usage);
+    });
+}
+
+}  // namespace
+
+GREEN_HOOK pid_t wait4(pid_t pid, int* status, int options, struct rusage* usage)
+{
+    return pid_t(green_wait4(pid, status, options, usage));
+}
+
+GREEN_HOOK pid_t wait3(int* status, int options, struct rusage* usage)
+{
+    return pid_t(green_wait4(-1, status, options, usage));
+}
+
+GREEN_HOOK pid_t waitpid(pid_t pid, int* status, int options)
+{
+    return pid_t(green_wait4(pid, status, options, nullptr));
+}
+
+extern "C" pid_t __waitpid(pid_t pid, int* status, int options);
+GREEN_HOOK pid_t __waitpid(pid_t pid, int* status, int options)
+{
+    return pid_t(green_wait4(pid, status, options, nullptr));
+}
+
+GREEN_HOOK pid_t wait(int* status)
+{
+    return pid_t(green_wait4(-1, status, 0, nullptr));
+}
+
+extern "C" pid_t __wait(int* status);
+GREEN_HOOK pid_t __wait(int* status)
+{
+    return pid_t(green_wait4(-1, status, 0, nullptr));
+}
+
+GREEN_HOOK int waitid(idtype_t idtype, id_t id, siginfo_t* info, int options)
+{
+    bool exits_only = (options & WEXITED) && !(options & (WNOHANG | WSTOPPED | WCONTINUED));
+    if (!info || (idtype != P_PID && idtype != P_PGID && idtype != P_ALL && idtype != P_PIDFD))
+        exits_only = false;  // the kernel's errors (EFAULT, EINVAL) come from the plain call
+    return int(green_wait(idtype, id, exits_only, [&](int extra) -> long {
+        if (extra)
+            info->si_pid = 0;  // WNOHANG and no child: the kernel leaves si_pid 0
+        int r = GREEN_REAL(waitid)(idtype, id, info, options | extra);
+        if (r == 0 && extra && info->si_pid == 0)
+            return 0;
+        return r == 0 ? 1 : -1;
+    })) == -1 ? -1 : 0;
+}
