@@ -85,7 +85,18 @@ ares_socket_t open_socket(int domain, int type, int protocol, void*)
 {
     internal_scope scope;
     int fd = ::socket(domain, type | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
-    return fd < 0 ? ARES_SOCKET_BAD : fd_table::adopt_runtime_fd(fd);
+    if (fd < 0)
+        return ARES_SOCKET_BAD;
+    if ((type & 0xf) == SOCK_DGRAM) {
+        // One UDP socket carries every lookup of the hub (glibc uses one per lookup): a burst
+        // of answers to a thousand concurrent lookups overflows the default 208 KiB buffer,
+        // and each dropped answer costs a resolver timeout (measured: 300+ UdpRcvbufErrors
+        // and 5-10 s for 1,000 lookups). Raise it past rmem_max where allowed (root).
+        int size = 4 << 20;
+        if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+    }
+    return fd_table::adopt_runtime_fd(fd);
 }
 
 int close_socket(ares_socket_t fd, void*)
