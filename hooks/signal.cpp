@@ -43,8 +43,8 @@ void trampoline(int sig, siginfo_t* info, void* context)
 {
     if (faults(sig))
         check_fault_for_overflow(info->si_addr);
-    if (sig == SIGCHLD && hooks::child_wait_tls.parked && tls.running && tls.running->is_hub) {
-        // Deferred until the parked wait has looked for its child (signals.hpp).
+    if (sig == SIGCHLD && hooks::holds_back_sigchld()) {
+        // Deferred until the waiting green thread has looked for its child (signals.hpp).
         if (!hooks::child_wait_tls.deferred) {
             hooks::child_wait_tls.info = *info;
             hooks::child_wait_tls.deferred = true;
@@ -89,6 +89,24 @@ void trampoline(int sig, siginfo_t* info, void* context)
         errno = saved;
     }
 }
+
+}  // namespace
+
+bool hooks::holds_back_sigchld()
+{
+    child_waiter* w = child_wait_tls.waiters;
+    fiber* running = tls.running;
+    if (!w || !running)
+        return false;
+    if (running->is_hub)
+        return true;
+    for (; w; w = w->next)
+        if (w->self == running)
+            return true;
+    return false;
+}
+
+namespace {
 
 bool is_default_or_ignore(void* handler)
 {

@@ -47,20 +47,30 @@ private:
     signal_aware_wait* next_ = nullptr;
 };
 
-// A thread's green wait for children (wait.cpp). A blocking wait that a child's exit wakes
+// A thread's green waits for children (wait.cpp). A blocking wait that a child's exit wakes
 // returns that child before the SIGCHLD handler runs (the kernel reaps first, then delivers on
-// the way out). A parked green wait would see the handler run first, on the hub, and a handler
-// that reaps (bash's does) would take the child from under it. So while `parked`, the
-// trampoline defers the program's SIGCHLD handler: it keeps the siginfo and writes `event_fd`,
-// which the wait watches; the wait looks for its child first and then replays the signal to
-// this thread. Zero-initialised TLS (owner 0: no event_fd yet).
+// the way out). A green wait that let the handler run first, on the hub, would lose its child to
+// a handler that reaps (bash's does). So from its first WNOHANG try until its last, a waiting
+// green thread is linked in `waiters`, and a SIGCHLD that reaches the OS thread while the hub or
+// one of those green threads runs is held back: the trampoline keeps the siginfo and writes
+// `event_fd`, which the wait watches; the wait looks for its child first and then replays the
+// signal to this thread. The window covers the moments the waiting green thread itself runs,
+// not only its park: a child's pidfd can wake the hub a few microseconds before the kernel
+// queues the SIGCHLD, and the signal then lands while the woken green thread retries its wait.
+// Zero-initialised TLS (owner 0: no event_fd yet).
+struct child_waiter {
+    fiber* self;
+    child_waiter* volatile next;
+};
 struct child_wait_state {
-    volatile int parked;  // green waits parked on this OS thread
+    child_waiter* volatile waiters;  // green threads of this OS thread inside a wait for children
     volatile bool deferred;
     int event_fd;
     pid_t owner;  // the process that made event_fd (a forked child makes its own)
     siginfo_t info;
 };
+// Whether a SIGCHLD reaching this thread now is held back (see above). Async-signal-safe.
+bool holds_back_sigchld();
 extern __thread child_wait_state child_wait_tls __attribute__((tls_model("initial-exec")));
 
 // Whether the program's handler for `sig` has SA_RESTART (signal.cpp).

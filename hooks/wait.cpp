@@ -83,6 +83,60 @@ bool replay_deferred_sigchld()
     return true;
 }
 
+// One try-park-retry round of a green wait, during which SIGCHLD is held back (signals.hpp).
+// Without the thread's eventfd nothing is held back, and the wait only ever sees its children.
+class child_wait_window {
+public:
+    child_wait_window() : event_fd_(deferral_event())
+    {
+        (void)&release_at_thread_exit;
+        node_.self = tls.running;
+        if (event_fd_ < 0 || !node_.self)
+            return;
+        auto& st = hooks::child_wait_tls;
+        node_.next = st.waiters;
+        std::atomic_signal_fence(std::memory_order_seq_cst);
+        st.waiters = &node_;
+        std::atomic_signal_fence(std::memory_order_seq_cst);
+        open_ = true;
+    }
+    ~child_wait_window() { close(); }
+    child_wait_window(const child_wait_window&) = delete;
+    child_wait_window& operator=(const child_wait_window&) = delete;
+
+    child_watch::extra_wake extra_wake() const
+    {
+        return {open_ ? event_fd_ : -1, &hooks::child_wait_tls.deferred};
+    }
+
+    // Leaves the window, then replays a SIGCHLD held back in it; true if there was one.
+    bool close()
+    {
+        if (!open_)
+            return false;
+        open_ = false;
+        auto& st = hooks::child_wait_tls;
+        // Each store leaves a list the trampoline can walk; only this thread changes it.
+        if (st.waiters == &node_) {
+            st.waiters = node_.next;
+        } else {
+            for (hooks::child_waiter* w = st.waiters; w; w = w->next) {
+                if (w->next == &node_) {
+                    w->next = node_.next;
+                    break;
+                }
+            }
+        }
+        std::atomic_signal_fence(std::memory_order_seq_cst);
+        return replay_deferred_sigchld();
+    }
+
+private:
+    int event_fd_;
+    bool open_ = false;
+    hooks::child_waiter node_{};
+};
+
 // attempt(extra_options) makes the program's call with extra_options or'ed in; it returns > 0
 // when a child was reported, 0 when none has changed state (WNOHANG), -1 with errno.
 template <class Attempt>
@@ -92,45 +146,31 @@ long green_wait(idtype_t idtype, id_t id, bool exits_only, Attempt&& attempt)
         return attempt(0);
     int entry_errno = errno;
     for (;;) {
+        child_wait_window window;
         long r = attempt(WNOHANG);
-        if (r != 0)
+        if (r != 0) {
+            window.close();
             return r;
-        // A handler with SA_RESTART lets wait go on, as the kernel restarts it (signal(7)).
-        child_watch::extra_wake deferral{deferral_event(), &hooks::child_wait_tls.deferred};
-        (void)&release_at_thread_exit;
-        if (deferral.fd >= 0)
-            hooks::child_wait_tls.parked = hooks::child_wait_tls.parked + 1;
-        child_watch::result w =
-            child_watch::wait(idtype, id, interrupt_mode::unless_restart, deferral);
-        if (deferral.fd >= 0)
-            hooks::child_wait_tls.parked = hooks::child_wait_tls.parked - 1;
-        switch (w) {
-        case child_watch::result::changed: {
-            r = attempt(WNOHANG);
-            bool was_sigchld = replay_deferred_sigchld();
-            if (r != 0)
-                return r > 0 ? (errno = entry_errno, r) : r;
-            if (was_sigchld && !hooks::handler_restarts(SIGCHLD)) {
-                errno = EINTR;  // a SIGCHLD for no child of this wait, and no SA_RESTART
-                return -1;
-            }
-            break;
         }
-        case child_watch::result::unsupported:
-            replay_deferred_sigchld();
+        child_watch::result w =
+            child_watch::wait(idtype, id, interrupt_mode::unless_restart, window.extra_wake());
+        if (w == child_watch::result::unsupported) {
+            window.close();
             errno = entry_errno;
             return attempt(0);
-        case child_watch::result::interrupted: {
-            // The kernel reports a child that exited before it reports the signal.
-            r = attempt(WNOHANG);
-            bool was_sigchld = replay_deferred_sigchld();
-            if (r != 0)
-                return r > 0 ? (errno = entry_errno, r) : r;
-            if (was_sigchld && hooks::handler_restarts(SIGCHLD))
-                break;  // the SIGCHLD was for no child of this wait, and restarts it
+        }
+        // The kernel reports a child that exited before it reports the signal.
+        r = attempt(WNOHANG);
+        bool was_sigchld = window.close();
+        if (r != 0)
+            return r > 0 ? (errno = entry_errno, r) : r;
+        // A handler with SA_RESTART lets the wait go on, as the kernel restarts it (signal(7)).
+        // Without it, the handler that ended the park, or a held-back SIGCHLD for no child of
+        // this wait, ends the wait with EINTR.
+        if (w == child_watch::result::interrupted ||
+            (was_sigchld && !hooks::handler_restarts(SIGCHLD))) {
             errno = EINTR;
             return -1;
-        }
         }
         errno = entry_errno;
     }

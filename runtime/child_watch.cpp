@@ -180,12 +180,17 @@ result wait(idtype_t idtype, id_t id, interrupt_mode mode, extra_wake extra)
             std::uint64_t epoch = created_epoch.load(std::memory_order_acquire);
             if (created >= 0)
                 add_edge_triggered(set, created);
+            int alive = 0;
             ok = created >= 0 && each_child([&](pid_t pid) {
                 int fd = open_pidfd(pid);
+                if (fd >= 0 || errno != ESRCH)
+                    ++alive;
                 if (fd >= 0)
                     watch(fd);
             });
-            if (created_epoch.load(std::memory_order_acquire) != epoch)
+            // No child left (a handler on another green thread reaped it since the caller
+            // looked): the retry reports ECHILD, as the kernel would, instead of parking for good.
+            if (created_epoch.load(std::memory_order_acquire) != epoch || (ok && alive == 0))
                 early = result::changed;
         }
         parked = ok && early == result::unsupported;

@@ -42,6 +42,17 @@ static void reaping_handler(int sig)
     reaper_errno = errno;
     errno = saved;
 }
+/* The stress section: the handler counts children it took while main was inside waitpid, which
+ * the kernel never allows (a blocking wait reaps before the handler runs on the way out). */
+static volatile sig_atomic_t in_wait, taken_inside_wait;
+static void counting_reaper(int sig)
+{
+    (void)sig;
+    int saved = errno;
+    if (waitpid(-1, NULL, WNOHANG) > 0 && in_wait)
+        taken_inside_wait++;
+    errno = saved;
+}
 static void on_usr1(int sig) { (void)sig; usr1_count++; }
 static void on_chld(int sig) { (void)sig; chld_count++; }
 
@@ -253,6 +264,28 @@ int main(void)
         CALL(posix_spawnp(&pid, "sh", NULL, NULL, argv, child_env()));
         CALL(wait(&status) == pid);
         show_status("posix_spawnp", status);
+    }
+    say("== many short children and a reaping handler: none is taken from inside a wait");
+    {
+        /* Short lives make the child's exit, its pidfd and its SIGCHLD land at every point of
+         * the green wait (parked, waking, retrying); a child that exits before waitpid is
+         * entered is the handler's, natively too, so only takes from inside are counted. */
+        install_handler(SIGCHLD, counting_reaper, 0);
+        for (int i = 0; i < 1500; i++) {
+            pid = fork();
+            if (pid == 0) {
+                usleep(200);
+                _exit(0);
+            }
+            REQUIRE(pid > 0);
+            in_wait = 1;
+            waitpid(-1, &status, 0);
+            in_wait = 0;
+        }
+        signal(SIGCHLD, SIG_DFL);
+        while (waitpid(-1, NULL, 0) > 0)
+            ;
+        say("children taken by the handler inside waitpid: %d", (int)taken_inside_wait);
     }
     say("done");
     return 0;
