@@ -44,6 +44,7 @@ void initialise()
     internal_scope scope;
     config c = read_config();
     set_log_level(c.log);
+    stats.enabled = c.stats;
     native_threads = c.native_threads;
     configure_stacks(stack_config{c.stack_size, c.stack_guard, 1024});
     hooks::install_signal_interposition();

@@ -494,7 +494,7 @@ fd_wait_result wait(int fd, std::uint32_t generation, std::uint32_t events,
         self->wake.store(int(wake_reason::waiting), std::memory_order_relaxed);
         link_waiter(*s, self->waiter, self, events);
     }
-    stats.fd_waits.fetch_add(1, std::memory_order_relaxed);
+    count_event(stats.fd_waits);
     wake_reason reason = h->park(deadline, mode);
     {
         spinlock_guard g(s->lock);
@@ -577,7 +577,7 @@ fd_wait_result wait_any(fd_watch* watches, std::size_t count, std::uint64_t dead
         if (soon < deadline)
             deadline = soon;
     }
-    stats.fd_waits.fetch_add(1, std::memory_order_relaxed);
+    count_event(stats.fd_waits);
     wake_reason reason = h->park(deadline, mode);
     unlink_all();
     switch (reason) {

@@ -100,7 +100,7 @@ hub* hub::for_this_thread()
     tls.home = h;
     tls.running = h->root_;
     (void)&teardown_at_thread_exit;  // constructs it, registering its destructor
-    stats.hubs.fetch_add(1, std::memory_order_relaxed);
+    count_event(stats.hubs);
     return h;
 }
 
@@ -301,15 +301,16 @@ fiber* hub::spawn(fiber_entry entry, void* arg, const spawn_options& options)
     f->detached = options.detached;
     f->ctx = make_context(f->stk.top, &hub::fiber_main, f);
     ++live_fibers_;
-    stats.fibers.fetch_add(1, std::memory_order_relaxed);
+    count_event(stats.fibers);
     make_ready(f);
     return f;
 }
 
-void hub::fiber_main(void* arg, void*)
+void hub::fiber_main(void* arg, void* transfer)
 {
     entered_fresh_context();
     auto* f = static_cast<fiber*>(arg);
+    f->home->arrived(transfer);
     f->entry(f->arg);
     f->home->finish_running();
 }
@@ -323,8 +324,7 @@ void hub::finish_running()
         try_wake(f->joiner, wake_reason::ready);
     if (live_fibers_ == 1 && root_waits_for_last_fiber_)
         try_wake(root_, wake_reason::ready);
-    tls.running = &hub_fiber_;
-    switch_fibers(f, &hub_fiber_, f, /*from_dies=*/true);
+    switch_out(f);
     __builtin_unreachable();
 }
 
@@ -388,8 +388,7 @@ void hub::yield()
     fiber* self = tls.running;
     make_ready(self);
     self->saved_errno = errno;
-    tls.running = &hub_fiber_;
-    switch_fibers(self, &hub_fiber_, nullptr);
+    switch_out(self);
 }
 
 wake_reason hub::park(std::uint64_t deadline, interrupt_mode mode)
@@ -407,7 +406,7 @@ wake_reason hub::park(std::uint64_t deadline, interrupt_mode mode)
     }
     self->state = fiber_state::parked;
     self->saved_errno = errno;
-    stats.parks.fetch_add(1, std::memory_order_relaxed);
+    count_event(stats.parks);
     // A cancellation requested before this park at a cancellation point ends it at once. The
     // fence pairs with the canceller's: either it sees this fiber waiting and wakes it, or
     // this load sees its request.
@@ -417,8 +416,7 @@ wake_reason hub::park(std::uint64_t deadline, interrupt_mode mode)
             try_wake(self, wake_reason::interrupted);
     }
 
-    tls.running = &hub_fiber_;
-    switch_fibers(self, &hub_fiber_, nullptr);
+    switch_out(self);
 
     timers_.remove(self);
     if (mode != interrupt_mode::never) {
@@ -435,7 +433,7 @@ wake_reason hub::park(std::uint64_t deadline, interrupt_mode mode)
 
 wake_reason hub::sleep_until(std::uint64_t deadline, interrupt_mode mode)
 {
-    stats.sleeps.fetch_add(1, std::memory_order_relaxed);
+    count_event(stats.sleeps);
     tls.running->wake.store(int(wake_reason::waiting), std::memory_order_relaxed);
     return park(deadline, mode);
 }
@@ -500,22 +498,59 @@ void hub::handle_signals()
         interrupt_one(true);
 }
 
+fiber* hub::next_to_run()
+{
+    if (!batch_ && ready_head_ && direct_batches_ < max_direct_batches) {
+        batch_ = ready_head_;
+        ready_head_ = ready_tail_ = nullptr;
+        ++direct_batches_;
+    }
+    if (fiber* f = batch_) {
+        batch_ = f->next_ready;
+        f->next_ready = nullptr;
+        return f;
+    }
+    return &hub_fiber_;
+}
+
+void hub::switch_out(fiber* self)
+{
+    fiber* to = next_to_run();
+    if (to == self) {
+        // A yield with nobody else ready: through the hub context all the same, which polls
+        // when due and checks this fiber's stack from off it.
+        self->next_ready = batch_;
+        batch_ = self;
+        to = &hub_fiber_;
+    }
+    if (!to->is_hub) {
+        to->state = fiber_state::running;
+        errno = to->saved_errno;
+    }
+    tls.running = to;
+    bool dies = self->state == fiber_state::finished;
+    arrived(switch_fibers(self, to, self, dies));
+}
+
 void hub::switch_to(fiber* to)
 {
-    fiber* self = &hub_fiber_;
     to->state = fiber_state::running;
     tls.running = to;
     errno = to->saved_errno;
-    after_switch(switch_fibers(self, to, nullptr));
+    arrived(switch_fibers(&hub_fiber_, to, &hub_fiber_));
 }
 
-void hub::after_switch(void* transfer)
+void hub::arrived(void* transfer)
 {
-    // Back on the hub after a fiber switched out: `transfer` is a fiber that just finished.
-    if (auto* done = static_cast<fiber*>(transfer); done && tls.running == &hub_fiber_) {
-        if (done->detached)
-            reclaim(done);
-    }
+    auto* prev = static_cast<fiber*>(transfer);
+    if (!prev || prev->is_hub)
+        return;
+    int saved = errno;
+    if (prev->state != fiber_state::finished)
+        check_stack(prev);
+    else if (prev->detached)
+        reclaim(prev);  // off its stack now
+    errno = saved;
 }
 
 void hub::check_stack(fiber* f)
@@ -530,22 +565,25 @@ void hub::run_ready_batch()
 {
     // Only the fibers ready now: those they wake wait for the next batch, after the loop has
     // been polled once, so a fiber that yields in a loop cannot starve I/O and timers.
-    fiber* batch = ready_head_;
-    ready_head_ = ready_tail_ = nullptr;
-    while (batch) {
-        fiber* f = batch;
-        batch = f->next_ready;
+    // Fibers that park switch straight to the next one of the batch (next_to_run), and the
+    // hub context resumes here only when the batch is done or they hand it back.
+    if (!batch_) {  // else a fiber handed the hub the rest of its batch
+        batch_ = ready_head_;
+        ready_head_ = ready_tail_ = nullptr;
+    }
+    direct_batches_ = 0;
+    while (fiber* f = batch_) {
+        batch_ = f->next_ready;
         f->next_ready = nullptr;
         switch_to(f);
-        if (f->state != fiber_state::finished)
-            check_stack(f);
     }
 }
 
-void hub::hub_main(void* arg, void*)
+void hub::hub_main(void* arg, void* transfer)
 {
     entered_fresh_context();
     auto* h = static_cast<hub*>(arg);
+    h->arrived(transfer);
     std::uint64_t last_poll = 0;
     for (;;) {
         h->run_ready_batch();

@@ -103,9 +103,17 @@ private:
     void make_ready(fiber* f);
     void post_remote(fiber* f);
     void run_ready_batch();
-    void switch_to(fiber* to);
+    // What runs after the running fiber stops: the rest of the hub's current batch, else (at
+    // most max_direct_batches times in a row) the fibers made ready since, as a new batch,
+    // else the hub context, which polls the loop. A fiber that parks switches straight to the
+    // next fiber: half the switches of going through the hub context, and no clock read.
+    fiber* next_to_run();
+    void switch_out(fiber* self);  // self has parked, yielded (made ready) or finished
+    void switch_to(fiber* to);     // from the hub context
+    // At every resumption of a context: `transfer` is the fiber that switched to it, whose
+    // stack is checked, or freed if it finished detached. Keeps errno.
+    void arrived(void* transfer);
     void reclaim(fiber* f);
-    void after_switch(void* transfer);
     void handle_wakeups();
     void handle_signals();
     void check_stack(fiber* f);
@@ -127,8 +135,14 @@ private:
 
     fiber hub_fiber_;
     fiber* root_ = nullptr;
-    fiber* ready_head_ = nullptr;
+    fiber* ready_head_ = nullptr;  // the next batch
     fiber* ready_tail_ = nullptr;
+    fiber* batch_ = nullptr;       // the rest of the batch that runs now
+    // Batches begun by fibers since the hub context last ran. The bound keeps a pair of
+    // fibers that wake each other from keeping the loop unpolled: every few batches the hub
+    // context runs, and polls when poll_interval_ns has passed.
+    unsigned direct_batches_ = 0;
+    static constexpr unsigned max_direct_batches = 16;
     fiber* parked_interruptible_ = nullptr;  // doubly linked through prev/next_parked
     std::size_t live_fibers_ = 0;
     bool root_waits_for_last_fiber_ = false;  // a handed-over hub's root ends the process
@@ -141,8 +155,11 @@ private:
     std::atomic<unsigned> pending_restart_signals_{0};  // handlers with SA_RESTART
 };
 
-// Counters for GREEN_STATS; relaxed, summed over all hubs.
+// Counters for GREEN_STATS; relaxed, summed over all hubs. Counting is an atomic add (~6 ns,
+// a tenth of a condvar round trip), so it is done only while `enabled`: the preload turns it
+// off unless GREEN_STATS asks for the counts.
 struct runtime_stats {
+    bool enabled = true;
     std::atomic<std::uint64_t> hubs{0};
     std::atomic<std::uint64_t> fibers{0};
     std::atomic<std::uint64_t> parks{0};
@@ -150,6 +167,12 @@ struct runtime_stats {
     std::atomic<std::uint64_t> sleeps{0};
 };
 extern runtime_stats stats;
+
+inline void count_event(std::atomic<std::uint64_t>& counter)
+{
+    if (stats.enabled)
+        counter.fetch_add(1, std::memory_order_relaxed);
+}
 
 // True when the calling flow may park: it is not the runtime itself, not a hub context and
 // not a thread the runtime keeps native. Cheap; does not create a hub.
