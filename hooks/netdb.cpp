@@ -337,7 +337,6 @@ int green_getaddrinfo(const char* node, const char* service, const addrinfo* hin
                       addrinfo** res)
 {
     int flags = hints ? hints->ai_flags : 0;
-    int family = hints ? hints->ai_family : AF_UNSPEC;
     // No name to look up, or one glibc handles without DNS.
     if (!node || (flags & (AI_NUMERICHOST | AI_IDN)) || std::strchr(node, ':') ||
         std::strchr(node, '%'))

@@ -35,12 +35,17 @@ GREEN_HOOK void* pthread_getspecific(pthread_key_t key)
     return GREEN_REAL(pthread_getspecific)(key);
 }
 
+// glibc declares pthread_setspecific with access(none, 2): the value is stored, never read.
+// GCC 12 then takes the parameter for possibly uninitialised when it is passed on.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 GREEN_HOOK int pthread_setspecific(pthread_key_t key, const void* value)
 {
     if (green_thread* self = green_thread::current())
         return self->set_specific(key, value);
     return GREEN_REAL(pthread_setspecific)(key, value);
 }
+#pragma GCC diagnostic pop
 
 namespace {
 

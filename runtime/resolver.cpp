@@ -349,31 +349,6 @@ address address_of(const sockaddr* sa)
     return a;
 }
 
-void fill_from_hostent(answer& a, const hostent* h)
-{
-    if (!h)
-        return;
-    if (h->h_name)
-        a.canonical = h->h_name;
-    for (char** p = h->h_aliases; p && *p; ++p)
-        a.aliases.emplace_back(*p);
-    for (char** p = h->h_addr_list; p && *p; ++p) {
-        address addr;
-        addr.family = h->h_addrtype;
-        std::memcpy(addr.bytes, *p, std::size_t(h->h_length) <= 16 ? h->h_length : 16);
-        a.addresses.push_back(addr);
-    }
-}
-
-void on_hostent(void* arg, int status, int, hostent* h)
-{
-    answer a;
-    a.result = outcome_of(status);
-    if (status == ARES_SUCCESS)
-        fill_from_hostent(a, h);
-    finish(static_cast<request*>(arg), std::move(a), status);
-}
-
 // ares_getaddrinfo's answer: addresses in reply order (or sorted), the CNAME chain (listed
 // once per query type) and the name after the search list.
 void on_addrinfo(void* arg, int status, int, ares_addrinfo* res)

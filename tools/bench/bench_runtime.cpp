@@ -439,13 +439,11 @@ void bench_pingpong(green::hub* h)
              m[3], m[4]);
     double uv_ns = 0, epoll_ns = 0;
     loop_reference(uv_ns, epoll_ns);
-    note("Hub overhead: a green `yield` or `join` goes through the hub context (fiber → hub → fiber, "
-         "two raw switches), and after each batch of ready fibers the hub turns its libuv loop "
-         "without blocking (`uv_run(UV_RUN_NOWAIT)`: %.0f ns here on an idle loop, of which "
-         "`epoll_wait(0)` is %.0f ns). Two yielding fibers make a batch of two, so every round trip "
-         "pays one loop turn; a spawn+join pays two (f runs in one batch, the joiner resumes in the "
-         "next; the spawn after it starts a third). With 100 fibers the turn is shared by 100 "
-         "yields.",
+    note("Hub overhead: a fiber that parks or yields switches straight to the next ready fiber "
+         "(one raw switch); after 16 batches begun that way, or when none is ready, it switches "
+         "to the hub context, which turns its libuv loop without blocking once 20 µs have passed "
+         "since the last turn (`uv_run(UV_RUN_NOWAIT)`: %.0f ns here on an idle loop, of which "
+         "`epoll_wait(0)` is %.0f ns), or blocks in it when no fiber is ready.",
          uv_ns, epoll_ns);
 }
 
