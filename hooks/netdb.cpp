@@ -333,10 +333,60 @@ int dns_getaddrinfo(const char* node, const char* service, const addrinfo* hints
     return 0;
 }
 
+bool is_ascii(const char* s)
+{
+    for (; *s; ++s)
+        if (static_cast<unsigned char>(*s) >= 0x80)
+            return false;
+    return true;
+}
+
+// A canonical name glibc would turn back into Unicode under AI_CANONIDN: one with an
+// IDNA-encoded label.
+bool has_idna_label(const char* name)
+{
+    for (const char* label = name; label; label = std::strchr(label, '.')) {
+        if (*label == '.')
+            ++label;
+        if (strncasecmp(label, "xn--", 4) == 0)
+            return true;
+    }
+    return false;
+}
+
+int green_getaddrinfo(const char* node, const char* service, const addrinfo* hints,
+                      addrinfo** res);
+
+// AI_IDN and AI_CANONIDN (getent asks for both) change nothing for an ASCII name whose
+// canonical name has no IDNA label: glibc's encoding and decoding copy such names as they are.
+// Those lookups take the green path without the flags, which the answers then carry again, as
+// glibc's do; the rare one that would need decoding is glibc's own, on a worker.
+int idn_getaddrinfo(const char* node, const char* service, const addrinfo* hints,
+                    addrinfo** res)
+{
+    addrinfo plain = *hints;
+    plain.ai_flags &= ~(AI_IDN | AI_CANONIDN);
+    int rc = green_getaddrinfo(node, service, &plain, res);
+    if (rc != 0)
+        return rc;
+    if ((hints->ai_flags & AI_CANONIDN) && (*res)->ai_canonname &&
+        has_idna_label((*res)->ai_canonname)) {
+        freeaddrinfo(*res);
+        *res = nullptr;
+        return offloaded([&] { return real_getaddrinfo(node, service, hints, res); });
+    }
+    for (addrinfo* ai = *res; ai; ai = ai->ai_next)
+        ai->ai_flags = hints->ai_flags;
+    return 0;
+}
+
 int green_getaddrinfo(const char* node, const char* service, const addrinfo* hints,
                       addrinfo** res)
 {
     int flags = hints ? hints->ai_flags : 0;
+    if (node && (flags & AI_IDN) && !(flags & AI_NUMERICHOST) && is_ascii(node) &&
+        route_for_lookup() == route::dns)
+        return idn_getaddrinfo(node, service, hints, res);
     // No name to look up, or one glibc handles without DNS.
     if (!node || (flags & (AI_NUMERICHOST | AI_IDN)) || std::strchr(node, ':') ||
         std::strchr(node, '%'))

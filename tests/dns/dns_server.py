@@ -38,6 +38,7 @@ ZONE = {
     "v6only.test": [(AAAA, "2001:db8::6")],
     "multi.test": [(A, "192.0.2.11"), (A, "192.0.2.12"), (A, "192.0.2.13")],
     "web.test": [(A, "127.0.0.1")],
+    "www.test": [(CNAME, "web.test")],
     "dual.test": [(A, "127.0.0.1"), (AAAA, "::1")],
     "empty.test": [],
     "1.2.0.192.in-addr.arpa": [(PTR, "host.test")],

@@ -109,7 +109,8 @@ static void matrix(const char *node)
                                     AI_ADDRCONFIG,
                                     AI_V4MAPPED,
                                     AI_V4MAPPED | AI_ALL,
-                                    AI_CANONNAME | AI_V4MAPPED | AI_ALL | AI_ADDRCONFIG};
+                                    AI_CANONNAME | AI_V4MAPPED | AI_ALL | AI_ADDRCONFIG,
+                                    AI_IDN | AI_CANONIDN | AI_CANONNAME};
     for (size_t f = 0; f < sizeof families / sizeof *families; f++)
         for (size_t g = 0; g < sizeof flag_sets / sizeof *flag_sets; g++)
             gai(node, NULL, families[f], 0, 0, flag_sets[g]);
@@ -250,6 +251,9 @@ int main(int argc, char **argv)
             gai(names[i], NULL, AF_INET6, SOCK_DGRAM, 0, AI_V4MAPPED);
             gai(names[i], NULL, AF_INET6, SOCK_DGRAM, 0, AI_V4MAPPED | AI_ALL);
             gai(names[i], "nosuchservice", AF_INET, 0, 0, 0);
+            /* getent's flags: IDN encoding of ASCII names changes nothing, flags come back. */
+            gai(names[i], NULL, AF_INET, SOCK_STREAM, 0, AI_IDN | AI_CANONIDN | AI_CANONNAME);
+            gai(names[i], NULL, AF_INET6, 0, 0, AI_IDN | AI_V4MAPPED);
             ghbn(names[i]);
         }
         /* AF_UNSPEC where RFC 6724 orderings agree (README: where they differ). */
