@@ -3,6 +3,7 @@
 // SA_RESTART), and so that a fault in a fiber's guard page is reported as a stack overflow.
 #pragma once
 
+#include <atomic>
 #include <csignal>
 #include <sys/types.h>
 
@@ -69,6 +70,10 @@ struct child_wait_state {
     pid_t owner;  // the process that made event_fd (a forked child makes its own)
     siginfo_t info;
 };
+// Set by the first ptrace request that traces (ptrace.cpp): from then on waits for children
+// block natively, since they must report tracees' stops.
+extern std::atomic<bool> process_traces;
+
 // Whether a SIGCHLD reaching this thread now is held back (see above). Async-signal-safe.
 bool holds_back_sigchld();
 extern __thread child_wait_state child_wait_tls __attribute__((tls_model("initial-exec")));

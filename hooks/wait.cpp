@@ -142,7 +142,8 @@ private:
 template <class Attempt>
 long green_wait(idtype_t idtype, id_t id, bool exits_only, Attempt&& attempt)
 {
-    if (!exits_only || !hooks::green_caller() || !hub::for_this_thread())
+    if (!exits_only || hooks::process_traces.load(std::memory_order_relaxed) ||
+        !hooks::green_caller() || !hub::for_this_thread())
         return attempt(0);
     int entry_errno = errno;
     for (;;) {
@@ -181,7 +182,9 @@ long green_wait4(pid_t pid, int* status, int options, struct rusage* usage)
     idtype_t idtype;
     id_t id;
     select_children(pid, idtype, id);
-    bool exits_only = !(options & (WNOHANG | WUNTRACED | WCONTINUED));
+    // __WALL and __WCLONE also wait for clone children (which have no pidfd) and are what
+    // tracers pass: such waits block natively.
+    bool exits_only = !(options & (WNOHANG | WUNTRACED | WCONTINUED | __WALL | __WCLONE));
     return green_wait(idtype, id, exits_only, [&](int extra) -> long {
         return GREEN_REAL(wait4)(pid, status, options | extra, usage);
     });
@@ -223,7 +226,8 @@ GREEN_HOOK pid_t __wait(int* status)
 
 GREEN_HOOK int waitid(idtype_t idtype, id_t id, siginfo_t* info, int options)
 {
-    bool exits_only = (options & WEXITED) && !(options & (WNOHANG | WSTOPPED | WCONTINUED));
+    bool exits_only = (options & WEXITED) &&
+                      !(options & (WNOHANG | WSTOPPED | WCONTINUED | __WALL | __WCLONE));
     if (!info || (idtype != P_PID && idtype != P_PGID && idtype != P_ALL && idtype != P_PIDFD))
         exits_only = false;  // the kernel's errors (EFAULT, EINVAL) come from the plain call
     return int(green_wait(idtype, id, exits_only, [&](int extra) -> long {
