@@ -360,10 +360,19 @@ int green_getaddrinfo(const char* node, const char* service, const addrinfo* hin
 // AI_IDN and AI_CANONIDN (getent asks for both) change nothing for an ASCII name whose
 // canonical name has no IDNA label: glibc's encoding and decoding copy such names as they are.
 // Those lookups take the green path without the flags, which the answers then carry again, as
-// glibc's do; the rare one that would need decoding is glibc's own, on a worker.
+// glibc's do. A name that needs encoding (libidn2), or a canonical name that needs decoding,
+// is glibc's own, on a worker.
 int idn_getaddrinfo(const char* node, const char* service, const addrinfo* hints,
                     addrinfo** res)
 {
+    route r = route_for_lookup();
+    if (r == route::glibc_here)
+        return real_getaddrinfo(node, service, hints, res);
+    auto by_glibc = [&] {
+        return offloaded([&] { return real_getaddrinfo(node, service, hints, res); });
+    };
+    if (r == route::glibc_offloaded || !is_ascii(node))
+        return by_glibc();
     addrinfo plain = *hints;
     plain.ai_flags &= ~(AI_IDN | AI_CANONIDN);
     int rc = green_getaddrinfo(node, service, &plain, res);
@@ -373,7 +382,7 @@ int idn_getaddrinfo(const char* node, const char* service, const addrinfo* hints
         has_idna_label((*res)->ai_canonname)) {
         freeaddrinfo(*res);
         *res = nullptr;
-        return offloaded([&] { return real_getaddrinfo(node, service, hints, res); });
+        return by_glibc();
     }
     for (addrinfo* ai = *res; ai; ai = ai->ai_next)
         ai->ai_flags = hints->ai_flags;
@@ -384,13 +393,11 @@ int green_getaddrinfo(const char* node, const char* service, const addrinfo* hin
                       addrinfo** res)
 {
     int flags = hints ? hints->ai_flags : 0;
-    if (node && (flags & AI_IDN) && !(flags & AI_NUMERICHOST) && is_ascii(node) &&
-        route_for_lookup() == route::dns)
-        return idn_getaddrinfo(node, service, hints, res);
     // No name to look up, or one glibc handles without DNS.
-    if (!node || (flags & (AI_NUMERICHOST | AI_IDN)) || std::strchr(node, ':') ||
-        std::strchr(node, '%'))
+    if (!node || (flags & AI_NUMERICHOST) || std::strchr(node, ':') || std::strchr(node, '%'))
         return real_getaddrinfo(node, service, hints, res);
+    if (flags & (AI_IDN | AI_CANONIDN))
+        return idn_getaddrinfo(node, service, hints, res);
 
     // A numeric address, or an error glibc reports before any lookup (bad flags, family,
     // socket type, service): glibc's own answer, found without the network.

@@ -563,10 +563,10 @@ void hub::check_stack(fiber* f)
 
 void hub::run_ready_batch()
 {
-    // Only the fibers ready now: those they wake wait for the next batch, after the loop has
-    // been polled once, so a fiber that yields in a loop cannot starve I/O and timers.
-    // Fibers that park switch straight to the next one of the batch (next_to_run), and the
-    // hub context resumes here only when the batch is done or they hand it back.
+    // Only the fibers ready now: those they wake form the next batch. Fibers that park switch
+    // straight to the next one (next_to_run) and begin at most max_direct_batches batches
+    // themselves before the hub context resumes here, so a fiber that yields in a loop cannot
+    // starve I/O and timers.
     if (!batch_) {  // else a fiber handed the hub the rest of its batch
         batch_ = ready_head_;
         ready_head_ = ready_tail_ = nullptr;

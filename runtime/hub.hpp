@@ -6,8 +6,9 @@
 // signal handlers wake the hub. Cross-thread wake-ups go through a queue plus that eventfd with
 // a coalescing flag, not uv_async_send, whose round trip costs ~59 µs in libuv 1.44.
 //
-// A fiber runs until it parks; the hub then runs the next ready fiber, and polls the loop when
-// none is ready (or, between batches, without blocking, so I/O is never starved).
+// A fiber runs until it parks, then switches straight to the next ready fiber; the hub context
+// runs when none is ready (and blocks in the loop) or every few batches (and polls the loop
+// without blocking once 20 µs have passed, so I/O is never starved).
 #pragma once
 
 #include "fiber.hpp"

@@ -51,7 +51,8 @@ run_both curl-cname curl -sS "http://www.test:$port/hello.txt"
 run_both curl-unknown-name curl -sS "http://nosuch.test:$port/"
 
 # 100 python threads, each waiting 200 ms for its answer, on one hub thread when green. The
-# OS thread count goes to stderr, and differs by design.
+# OS thread count goes to stderr, and differs by design; stdout says whether the lookups were
+# in flight together.
 no_thread_count() { grep -v -E '^most OS threads' || true; }
 ERR_FILTER=no_thread_count
 run_both python-threads python3 "$HERE/dns_threads.py" 100
