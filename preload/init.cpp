@@ -7,6 +7,7 @@
 #include "overflow.hpp"
 #include "resolver.hpp"
 #include "signals.hpp"
+#include "tcb.hpp"
 
 #include <cinttypes>
 #include <cstdio>
@@ -47,6 +48,13 @@ void initialise()
     stats.enabled = c.stats;
     native_threads = c.native_threads;
     configure_stacks(stack_config{c.stack_size, c.stack_guard, 1024});
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    // The sanitizers keep their own per-thread state in TLS that they set up only for the
+    // threads they saw created: green threads share their OS thread's TCB under them.
+    tcb::init(false);
+#else
+    tcb::init(true);
+#endif
     hooks::install_signal_interposition();
     resolver = c.resolver;
     if (c.dns_servers && !resolver::configure({c.dns_servers}))

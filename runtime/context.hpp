@@ -5,8 +5,10 @@
 #include <cstddef>
 
 extern "C" {
-void* green_context_switch(void** save_sp, void* load_sp, void* transfer);
+void* green_context_switch(void** save_sp, void* load_sp, void* transfer, void* fs_base);
 void green_context_start();
+// Whether the switch may use wrfsbase (the kernel set HWCAP2_FSGSBASE); tcb.cpp sets it.
+extern unsigned char green_fsgsbase_usable;
 }
 
 namespace green {
@@ -22,10 +24,12 @@ struct context {
 context make_context(void* top, context_entry entry, void* arg);
 
 // Suspends the running flow into `from` and resumes `to`; returns the transfer value that the
-// flow which later resumes `from` passes.
-inline void* switch_context(context& from, const context& to, void* transfer = nullptr)
+// flow which later resumes `from` passes. A non-null `fs_base` is the thread pointer `to` runs
+// with; null leaves it as it is.
+inline void* switch_context(context& from, const context& to, void* transfer = nullptr,
+                            void* fs_base = nullptr)
 {
-    return green_context_switch(&from.sp, to.sp, transfer);
+    return green_context_switch(&from.sp, to.sp, transfer, fs_base);
 }
 
 }  // namespace green

@@ -1,13 +1,22 @@
 /*
  * Context switch for x86-64, System V ABI, ELF, GNU as.
  *
- * void* green_context_switch(void** save_sp, void* load_sp, void* transfer);
+ * void* green_context_switch(void** save_sp, void* load_sp, void* transfer, void* fs_base);
  *
  * Saves exactly the state the ABI says a callee must preserve (rbx, rbp, r12-r15, the MXCSR
  * control bits and the x87 control word) on the current stack, stores the stack pointer in
  * *save_sp, loads load_sp and restores the same state from there. It returns `transfer` in the
  * resumed context. Everything else (rax, rcx, rdx, rsi, rdi, r8-r11, vector registers) is
  * caller-saved, so the C++ side sees an ordinary call.
+ *
+ * A non-null fs_base becomes the thread pointer (the FS base) of the resumed context, between
+ * the stack switch and the return: each green thread has a TCB of its own (tcb.hpp), and the
+ * compiler may keep TLS addresses (errno's, __res_state's: glibc declares them const) across
+ * any call, so no C or C++ frame may ever see the thread pointer change under it. Here no frame
+ * does: the suspended one is left before, the resumed one entered after. `wrfsbase` when the
+ * kernel allows user space to use it (green_fsgsbase_usable, set at start from AT_HWCAP2),
+ * arch_prctl(ARCH_SET_FS) otherwise; the system call clobbers only rax, rcx and r11, which are
+ * caller-saved.
  *
  * Frame on a suspended stack, lowest address first (the saved stack pointer points at +0):
  *
@@ -24,6 +33,8 @@
  * r13 = its argument and the return address = green_context_start, which calls
  * entry(argument, transfer) on a 16-byte aligned stack. Entry functions never return.
  */
+        .hidden green_fsgsbase_usable
+
         .text
         .globl  green_context_switch
         .hidden green_context_switch
@@ -51,6 +62,17 @@ green_context_switch:
         movq    %rsp, (%rdi)
         movq    %rsi, %rsp
 
+        testq   %rcx, %rcx
+        jz      2f
+        cmpb    $0, green_fsgsbase_usable(%rip)
+        je      1f
+        wrfsbase %rcx
+        jmp     2f
+1:      movq    %rcx, %rsi              /* arch_prctl(ARCH_SET_FS, fs_base) */
+        movl    $0x1002, %edi
+        movl    $158, %eax              /* SYS_arch_prctl */
+        syscall
+2:
         ldmxcsr (%rsp)
         fldcw   4(%rsp)
         addq    $8, %rsp

@@ -51,10 +51,17 @@ struct fd_waiter {
 
 enum class fiber_state : std::uint8_t { runnable, running, parked, finished };
 
+struct thread_state;
+
 struct fiber {
     context ctx;
     hub* home = nullptr;
     stack stk;
+    // The thread pointer this fiber runs with, and the runtime's thread_state in that TCB:
+    // its own TCB (tcb.hpp) when own_tcb, else its OS thread's, shared with the hub context.
+    char* tp = nullptr;
+    thread_state* ts = nullptr;
+    bool own_tcb = false;
     fiber_entry entry = nullptr;
     void* arg = nullptr;
     std::uint64_t id = 0;

@@ -3,6 +3,7 @@
 #include "fd_table.hpp"
 #include "log.hpp"
 #include "overflow.hpp"
+#include "tcb.hpp"
 
 #include <cerrno>
 #include <csignal>
@@ -32,15 +33,23 @@ constexpr std::uint64_t poll_interval_ns = 20000;
 
 // Switches from one fiber to another, telling AddressSanitizer which stack becomes current so
 // that it follows the switch. `from_dies`: `from` will never run again (its stack is freed).
+//
+// Before the switch, `to`'s TCB is told that `to` runs there, on this hub's OS thread (and the
+// kernel tid glibc reads from a green thread's own TCB is this thread's): the stores cost less
+// than a nanosecond and keep both right after a hub moves to another OS thread.
 void* switch_fibers(fiber* from, fiber* to, void* transfer, bool from_dies = false)
 {
+    to->ts->running = to;
+    to->ts->os_tp = to->own_tcb ? to->home->os_tp() : nullptr;
+    if (to->own_tcb)
+        tcb::set_tid(to->tp, to->home->os_tid());
 #ifdef GREEN_ASAN
     __sanitizer_start_switch_fiber(from_dies ? nullptr : &from->asan_fake_stack, to->stk.limit,
                                    to->stk.usable_size());
 #else
     (void)from_dies;
 #endif
-    void* t = switch_context(from->ctx, to->ctx, transfer);
+    void* t = switch_context(from->ctx, to->ctx, transfer, to->tp != from->tp ? to->tp : nullptr);
 #ifdef GREEN_ASAN
     __sanitizer_finish_switch_fiber(from->asan_fake_stack, nullptr, nullptr);
 #endif
@@ -161,8 +170,12 @@ bool hub::init()
             return false;
     }
 
+    os_tp_ = tcb::current();
+    os_tid_ = int(syscall(SYS_gettid));
     hub_fiber_.is_hub = true;
     hub_fiber_.home = this;
+    hub_fiber_.tp = os_tp_;
+    hub_fiber_.ts = &tls;
     if (!allocate_stack(hub_stack_size, hub_fiber_.stk))
         return false;
     hub_fiber_.ctx = make_context(hub_fiber_.stk.top, &hub::hub_main, this);
@@ -172,6 +185,8 @@ bool hub::init()
         return false;
     root_->is_root = true;
     root_->home = this;
+    root_->tp = os_tp_;
+    root_->ts = &tls;
     root_->id = next_fiber_id_++;
     root_->state = fiber_state::running;
     describe_thread_stack(root_->stk);
@@ -263,6 +278,13 @@ void* hub::run_handed_over(void* arg)
     root->id = h->next_fiber_id_++;
     root->state = fiber_state::running;
     describe_thread_stack(root->stk);
+    // The hub context and every fiber that shared the old thread's TCB run on this one's now.
+    h->os_tp_ = tcb::current();
+    h->os_tid_ = int(syscall(SYS_gettid));
+    h->hub_fiber_.tp = h->os_tp_;
+    h->hub_fiber_.ts = &tls;
+    root->tp = h->os_tp_;
+    root->ts = &tls;
     h->root_ = root;
     h->root_waits_for_last_fiber_ = true;
     tls.home = h;
@@ -294,6 +316,23 @@ fiber* hub::spawn(fiber_entry entry, void* arg, const spawn_options& options)
         errno = EAGAIN;
         return nullptr;
     }
+    if (options.own_tcb && tcb::enabled()) {
+        f->tp = tcb::acquire(os_tid_);
+        if (!f->tp) {
+            release_stack(f->stk);
+            delete f;
+            errno = EAGAIN;
+            return nullptr;
+        }
+        f->own_tcb = true;
+        f->ts = tcb::in(f->tp, tls);
+        *f->ts = thread_state{};
+        f->ts->home = this;
+        f->ts->running = f;
+    } else {
+        f->tp = os_tp_;
+        f->ts = hub_fiber_.ts;
+    }
     f->home = this;
     f->entry = entry;
     f->arg = arg;
@@ -311,6 +350,10 @@ void hub::fiber_main(void* arg, void* transfer)
     entered_fresh_context();
     auto* f = static_cast<fiber*>(arg);
     f->home->arrived(transfer);
+    if (f->own_tcb)
+        tcb::enter();  // on its own TCB from here on
+    else
+        errno = 0;     // a new thread's errno; the TCB is shared
     f->entry(f->arg);
     f->home->finish_running();
 }
@@ -330,6 +373,8 @@ void hub::finish_running()
 
 void hub::reclaim(fiber* f)
 {
+    if (f->own_tcb)
+        tcb::release(f->tp);
     release_stack(f->stk);
     delete f;
 }
@@ -523,20 +568,19 @@ void hub::switch_out(fiber* self)
         batch_ = self;
         to = &hub_fiber_;
     }
-    if (!to->is_hub) {
+    if (!to->is_hub)
         to->state = fiber_state::running;
-        errno = to->saved_errno;
-    }
-    tls.running = to;
     bool dies = self->state == fiber_state::finished;
-    arrived(switch_fibers(self, to, self, dies));
+    void* transfer = switch_fibers(self, to, self, dies);
+    // Resumed. errno lives in the TCB, which this fiber may share with others (the root and
+    // the hub context share their OS thread's): it is the one it parked with.
+    errno = self->saved_errno;
+    arrived(transfer);
 }
 
 void hub::switch_to(fiber* to)
 {
     to->state = fiber_state::running;
-    tls.running = to;
-    errno = to->saved_errno;
     arrived(switch_fibers(&hub_fiber_, to, &hub_fiber_));
 }
 

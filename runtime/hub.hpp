@@ -26,6 +26,7 @@ struct spawn_options {
     std::size_t stack_size = 0;  // 0: the configured default
     void* stack_base = nullptr;  // a caller-supplied stack (pthread_attr_setstack)
     bool detached = false;
+    bool own_tcb = false;        // a TCB and static TLS of its own (tcb.hpp), if enabled
 };
 
 class hub {
@@ -80,6 +81,8 @@ public:
     void note_signal(bool restart);
 
     int poller_fd() const { return poller_fd_; }
+    char* os_tp() const { return os_tp_; }
+    int os_tid() const { return os_tid_; }
     // The hub's libuv loop, for runtime parts that keep handles on it (the resolver); handles
     // are added and removed from fibers or callbacks of this hub's thread only.
     uv_loop_t* loop() { return &loop_; }
@@ -130,6 +133,8 @@ private:
     uv_poll_t poller_watch_{};
     uv_poll_t timer_watch_{};
     uv_poll_t wakeup_watch_{};
+    char* os_tp_ = nullptr;      // the thread pointer of the OS thread that runs the hub
+    int os_tid_ = 0;
     int poller_fd_ = -1;
     int wakeup_fd_ = -1;
     timer_queue timers_;

@@ -13,16 +13,34 @@ namespace green {
 class hub;
 struct fiber;
 
-// Per OS thread. Initial-exec TLS: the library is loaded at start-up (LD_PRELOAD), and the
-// signal handlers read this, so it must never need a lazy allocation.
+// Per TCB: per OS thread, and per green thread where green threads have TCBs of their own
+// (tcb.hpp). Initial-exec TLS: the library is loaded at start-up (LD_PRELOAD), and the signal
+// handlers read this, so it must never need a lazy allocation. The hub writes `running` and
+// `os_tp` of the TCB it switches to before each switch, so they are right on whichever OS
+// thread the flow runs.
 struct thread_state {
     hub* home = nullptr;          // this thread's hub, once it has one
-    fiber* running = nullptr;     // the fiber running on this thread (null: none / hub context)
+    fiber* running = nullptr;     // the fiber running on this TCB (null: none / hub context)
+    char* os_tp = nullptr;        // the thread pointer of the OS thread it runs on (null: own)
     int internal_depth = 0;       // > 0 while the runtime itself calls libc
     bool native_only = false;     // threads the runtime made for itself never turn green
 };
 
 extern __thread thread_state tls __attribute__((tls_model("initial-exec")));
+
+// State that belongs to the OS thread rather than to the flow running on it (what signal
+// handlers and the kernel see per thread: a thread's pending SIGCHLD, its readiness waits):
+// the OS thread's copy of the static-TLS variable `v`, whichever TCB is current. Static TLS
+// lies at the same offset from every thread pointer. Async-signal-safe.
+template <class T>
+T& on_os_thread(T& v)
+{
+    char* os = tls.os_tp;
+    if (!os)
+        return v;
+    char* self = static_cast<char*>(__builtin_thread_pointer());
+    return *reinterpret_cast<T*>(reinterpret_cast<char*>(&v) - self + os);
+}
 
 // Marks the runtime's own calls into libc (libuv, c-ares, diagnostics): an interposed call made
 // inside this scope must go straight to libc. Nests.

@@ -2,6 +2,7 @@
 
 #include "hub.hpp"
 #include "log.hpp"
+#include "tcb.hpp"
 
 #include <cerrno>
 #include <cstdlib>
@@ -51,7 +52,8 @@ green_thread* green_thread::create(hub& h, start_routine start, void* arg,
 
     // The fiber is always detached from the hub's point of view: the hub frees it and its
     // stack when it ends, while this object keeps what a joiner needs.
-    spawn_options spawn{options.stack_size, options.stack_base, /*detached=*/true};
+    spawn_options spawn{options.stack_size, options.stack_base, /*detached=*/true,
+                        options.own_tcb};
     fiber* f = h.spawn(&green_thread::run, t, spawn);
     if (!f) {
         delete t;
@@ -85,6 +87,9 @@ void green_thread::finish()
     // As glibc: no cancellation while the thread's destructors run.
     state_ = cancel_state::disable;
     fiber_->cancel_requested.store(false, std::memory_order_relaxed);
+    // As glibc's start_thread: C++ thread_local destructors first, then the keys'.
+    if (fiber_->own_tcb)
+        tcb::leave();
     run_key_destructors();
     fiber_->thread = nullptr;
 

@@ -31,6 +31,7 @@ struct thread_options {
     std::size_t guard_size = 0;      // as asked for; reported back by attributes()
     bool detached = false;
     const char* name = nullptr;      // the initial name (a new thread inherits its creator's)
+    bool own_tcb = true;             // a TCB of its own (tcb.hpp) when the runtime has them
 };
 
 // Cancellation states and types, with glibc's values (PTHREAD_CANCEL_*).
