@@ -42,18 +42,20 @@ thread_local os_thread_facts os_thread;
 
 int os_tid()
 {
-    if (!os_thread.tid)
-        os_thread.tid = int(syscall(SYS_gettid));
-    return os_thread.tid;
+    os_thread_facts& os = on_os_thread(os_thread);
+    if (!os.tid)
+        os.tid = int(syscall(SYS_gettid));
+    return os.tid;
 }
 
 const char* os_thread_name()
 {
-    if (!os_thread.name_known) {
-        prctl(PR_GET_NAME, os_thread.name);
-        os_thread.name_known = true;
+    os_thread_facts& os = on_os_thread(os_thread);
+    if (!os.name_known) {
+        prctl(PR_GET_NAME, os.name);
+        os.name_known = true;
     }
-    return os_thread.name;
+    return os.name;
 }
 
 // What a thread attribute object asks for. A stack size equal to glibc's default counts as
@@ -223,7 +225,7 @@ GREEN_HOOK int pthread_setname_np(pthread_t thread, const char* name)
     if (!t) {
         int e = GREEN_REAL(pthread_setname_np)(thread, name);
         if (e == 0 && pthread_equal(thread, GREEN_REAL(pthread_self)()))
-            os_thread.name_known = false;
+            on_os_thread(os_thread).name_known = false;
         return e;
     }
     if (std::strlen(name) >= thread_name_size)

@@ -45,13 +45,13 @@ void trampoline(int sig, siginfo_t* info, void* context)
         check_fault_for_overflow(info->si_addr);
     if (sig == SIGCHLD && hooks::holds_back_sigchld()) {
         // Deferred until the waiting green thread has looked for its child (signals.hpp).
-        if (!hooks::child_wait_tls.deferred) {
-            hooks::child_wait_tls.info = *info;
-            hooks::child_wait_tls.deferred = true;
+        if (!hooks::child_wait_of_thread().deferred) {
+            hooks::child_wait_of_thread().info = *info;
+            hooks::child_wait_of_thread().deferred = true;
         }
         int saved = errno;
         std::uint64_t one = 1;
-        syscall(SYS_write, hooks::child_wait_tls.event_fd, &one, sizeof one);
+        syscall(SYS_write, hooks::child_wait_of_thread().event_fd, &one, sizeof one);
         errno = saved;
         return;
     }
@@ -94,7 +94,7 @@ void trampoline(int sig, siginfo_t* info, void* context)
 
 bool hooks::holds_back_sigchld()
 {
-    child_waiter* w = child_wait_tls.waiters;
+    child_waiter* w = child_wait_of_thread().waiters;
     fiber* running = tls.running;
     if (!w || !running)
         return false;
@@ -272,7 +272,13 @@ namespace {
 
 // This thread's readiness waits, newest first. Changed only by fibers of this thread and read by
 // handlers on it: each change is one store, ordered against handlers by signal fences.
-__thread signal_aware_wait* waits_of_thread __attribute__((tls_model("initial-exec")));
+__thread signal_aware_wait* waits_of_os_thread __attribute__((tls_model("initial-exec")));
+
+// The list is the OS thread's (a handler knows its OS thread, not which green thread runs).
+signal_aware_wait*& waits_of_thread()
+{
+    return on_os_thread(waits_of_os_thread);
+}
 
 std::atomic<int> signal_wakeup{-2};  // -2: not made yet; -1: could not be made
 
@@ -292,9 +298,9 @@ signal_aware_wait::signal_aware_wait(const sigset_t* mask) : has_mask_(mask != n
     else
         sigemptyset(&mask_);  // a signal delivered to the thread was unblocked: any counts
     wakeup_fd();  // made before the wait is visible to handlers, never inside one
-    next_ = waits_of_thread;
+    next_ = waits_of_thread();
     std::atomic_signal_fence(std::memory_order_seq_cst);
-    waits_of_thread = this;
+    waits_of_thread() = this;
     std::atomic_signal_fence(std::memory_order_seq_cst);
 }
 
@@ -304,7 +310,7 @@ signal_aware_wait::~signal_aware_wait()
     if (applied_)
         set_thread_mask(&saved_, nullptr);
     // Fibers of one thread end their waits in any order.
-    for (signal_aware_wait** p = &waits_of_thread; *p; p = &(*p)->next_)
+    for (signal_aware_wait** p = &waits_of_thread(); *p; p = &(*p)->next_)
         if (*p == this) {
             std::atomic_signal_fence(std::memory_order_seq_cst);
             *p = next_;
@@ -354,7 +360,7 @@ int signal_aware_wait::wakeup_fd()
 void signal_aware_wait::note_handler_ran(int sig)
 {
     bool hit = false;
-    for (signal_aware_wait* w = waits_of_thread; w; w = w->next_)
+    for (signal_aware_wait* w = waits_of_thread(); w; w = w->next_)
         if (sigismember(&w->mask_, sig) != 1) {
             w->hit_ = 1;
             hit = true;

@@ -3,6 +3,8 @@
 // SA_RESTART), and so that a fault in a fiber's guard page is reported as a stack overflow.
 #pragma once
 
+#include "internal.hpp"
+
 #include <atomic>
 #include <csignal>
 #include <sys/types.h>
@@ -77,6 +79,11 @@ extern std::atomic<bool> process_traces;
 // Whether a SIGCHLD reaching this thread now is held back (see above). Async-signal-safe.
 bool holds_back_sigchld();
 extern __thread child_wait_state child_wait_tls __attribute__((tls_model("initial-exec")));
+// The OS thread's: SIGCHLD is held back per OS thread, whichever green thread runs.
+inline child_wait_state& child_wait_of_thread()
+{
+    return on_os_thread(child_wait_tls);
+}
 
 // Whether the program's handler for `sig` has SA_RESTART (signal.cpp).
 bool handler_restarts(int sig);

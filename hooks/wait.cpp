@@ -43,7 +43,7 @@ void select_children(pid_t pid, idtype_t& idtype, id_t& id)
 // The calling thread's eventfd for deferred SIGCHLDs (signals.hpp), made on first need.
 int deferral_event()
 {
-    auto& st = hooks::child_wait_tls;
+    auto& st = hooks::child_wait_of_thread();
     pid_t self = pid_t(syscall(SYS_getpid));
     if (st.owner == self)
         return st.event_fd;
@@ -59,7 +59,7 @@ int deferral_event()
 struct deferral_event_release {
     ~deferral_event_release()
     {
-        auto& st = hooks::child_wait_tls;
+        auto& st = hooks::child_wait_of_thread();
         fd_table::untrack_runtime_fd_slot(&st.event_fd);
         if (st.owner == pid_t(syscall(SYS_getpid)) && st.event_fd >= 0)
             fd_table::release_runtime_fd(st.event_fd);
@@ -73,11 +73,11 @@ thread_local deferral_event_release release_at_thread_exit;
 // right after the wait returned. True if there was one.
 bool replay_deferred_sigchld()
 {
-    if (!hooks::child_wait_tls.deferred)
+    if (!hooks::child_wait_of_thread().deferred)
         return false;
-    hooks::child_wait_tls.deferred = false;
+    hooks::child_wait_of_thread().deferred = false;
     int saved = errno;
-    siginfo_t info = hooks::child_wait_tls.info;
+    siginfo_t info = hooks::child_wait_of_thread().info;
     syscall(SYS_rt_tgsigqueueinfo, getpid(), syscall(SYS_gettid), SIGCHLD, &info);
     errno = saved;
     return true;
@@ -89,11 +89,16 @@ class child_wait_window {
 public:
     child_wait_window() : event_fd_(deferral_event())
     {
-        (void)&release_at_thread_exit;
+        // Registered on the OS thread's own TCB only: a green thread's thread_local
+        // destructors run when that green thread ends, and the eventfd is the OS thread's.
+        // (An OS thread whose green threads alone waited keeps its eventfd until the process
+        // ends; only hubs of the main thread and of handed-over ones have such green threads.)
+        if (!tls.os_tp)
+            (void)&release_at_thread_exit;
         node_.self = tls.running;
         if (event_fd_ < 0 || !node_.self)
             return;
-        auto& st = hooks::child_wait_tls;
+        auto& st = hooks::child_wait_of_thread();
         node_.next = st.waiters;
         std::atomic_signal_fence(std::memory_order_seq_cst);
         st.waiters = &node_;
@@ -106,7 +111,7 @@ public:
 
     child_watch::extra_wake extra_wake() const
     {
-        return {open_ ? event_fd_ : -1, &hooks::child_wait_tls.deferred};
+        return {open_ ? event_fd_ : -1, &hooks::child_wait_of_thread().deferred};
     }
 
     // Leaves the window, then replays a SIGCHLD held back in it; true if there was one.
@@ -115,7 +120,7 @@ public:
         if (!open_)
             return false;
         open_ = false;
-        auto& st = hooks::child_wait_tls;
+        auto& st = hooks::child_wait_of_thread();
         // Each store leaves a list the trampoline can walk; only this thread changes it.
         if (st.waiters == &node_) {
             st.waiters = node_.next;

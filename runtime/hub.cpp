@@ -212,6 +212,8 @@ void hub::track_fd_slots(bool track)
 hub::~hub()
 {
     internal_scope scope;
+    if (resolver_channel && teardown_resolver)
+        teardown_resolver(*this);
     track_fd_slots(false);
     fd_table::forget_hub(this);
     if (loop_.data == this) {

@@ -90,6 +90,12 @@ public:
     fiber* root() const { return root_; }
     std::size_t live_fibers() const { return live_fibers_; }
 
+    // The resolver's channel (resolver.cpp) for the lookups of this hub's green threads, and
+    // what closes it when the hub is torn down. Per hub, not in TLS: a green thread's TLS is
+    // its own.
+    void* resolver_channel = nullptr;
+    static inline void (*teardown_resolver)(hub& h) = nullptr;
+
     hub(const hub&) = delete;
     hub& operator=(const hub&) = delete;
 

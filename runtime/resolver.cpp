@@ -22,6 +22,8 @@
 #include <uv.h>
 
 namespace green::resolver {
+void shutdown_channel(hub& h);
+
 namespace {
 
 // Set by configure() at start-up, which may run before this file's dynamic initialisers
@@ -46,13 +48,12 @@ struct channel {
     std::unordered_map<ares_socket_t, socket_watch*> watches;
 };
 
-// The channel of the calling thread's hub; torn down at thread exit. Constructed after the
-// hub (lookups need a hub first), so its destructor runs before the hub's own teardown.
-struct channel_holder {
-    channel* c = nullptr;
-    ~channel_holder() { shutdown_for_this_thread(); }
-};
-thread_local channel_holder this_thread;
+// The channel of a hub lives in the hub (hub::resolver_channel), which tears it down.
+channel*& channel_of(hub& h)
+{
+    return reinterpret_cast<channel*&>(h.resolver_channel);
+}
+
 
 // A lookup in flight: the fiber that waits for it and what it will be told.
 struct request {
@@ -288,10 +289,9 @@ channel* channel_for_this_thread()
     hub* h = hub::for_this_thread();
     if (!h)
         return nullptr;
-    channel*& c = this_thread.c;
-    if (c && c->owner != h)
-        abandon_after_fork();  // a hub made anew (after fork): the old channel is not ours
+    channel*& c = channel_of(*h);
     if (!c) {
+        hub::teardown_resolver = &shutdown_channel;
         internal_scope scope;
         c = make_channel(h);
     }
@@ -468,10 +468,16 @@ answer lookup_address(const void* addr, int family)
 
 void shutdown_for_this_thread()
 {
-    channel* c = this_thread.c;
+    if (hub* h = hub::current())
+        shutdown_channel(*h);
+}
+
+void shutdown_channel(hub& h)
+{
+    channel* c = channel_of(h);
     if (!c)
         return;
-    this_thread.c = nullptr;
+    channel_of(h) = nullptr;
     internal_scope scope;
     // ares_destroy reports every socket closed through on_socket_state, which closes its
     // watch; the hub's teardown runs the loop once more, so the close callbacks run too.
@@ -485,10 +491,11 @@ void shutdown_for_this_thread()
 
 void abandon_after_fork()
 {
-    channel* c = this_thread.c;
+    hub* h = hub::current();
+    channel* c = h ? channel_of(*h) : nullptr;
     if (!c)
         return;
-    this_thread.c = nullptr;
+    channel_of(*h) = nullptr;
     internal_scope scope;
     // The old loop is never run again: close the child's copies of the sockets, and leave
     // the channel's memory (c-ares would call back into that loop while destroying it).

@@ -5,6 +5,7 @@
 #include "log.hpp"
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <dlfcn.h>
 #include <link.h>
@@ -71,6 +72,7 @@ struct glibc_layout {
 
 glibc_layout glibc;
 bool on = false;
+bool dtv_known = false;  // the DTV's layout checked: dynamic blocks can be given back
 
 // Each block: the static TLS area with the thread descriptor at its end, then the green
 // thread's resolver state. Blocks are carved from slabs that are never unmapped (see tcb.hpp).
@@ -184,6 +186,54 @@ std::size_t loads_so_far()
     return adds;
 }
 
+// glibc's dtv_t: {counter} or {void* val; void* to_free}, 16 bytes; dtv[-1] holds the
+// number of slots, dtv[0] the generation, dtv[modid] the module's block (val), with to_free
+// set when the block was allocated on first use (modules loaded with dlopen).
+struct dtv_slot {
+    void* val;
+    void* to_free;
+};
+
+dtv_slot* dtv_of(char* tp)
+{
+    return at<dtv_slot*>(tp, tcb_dtv);
+}
+
+// The OS thread's DTV must show every static module's block where its offset says.
+bool dtv_layout_as_expected(char* tp)
+{
+    dtv_slot* dtv = dtv_of(tp);
+    if (!dtv)
+        return false;
+    std::size_t slots = reinterpret_cast<std::size_t>(dtv[-1].val);
+    if (slots == 0 || slots > 1 << 20)
+        return false;
+    for (link_map* m = _r_debug.r_map; m; m = m->l_next) {
+        char* map = reinterpret_cast<char*>(m);
+        std::size_t modid = at<std::size_t>(map, std::ptrdiff_t(glibc.map_tls_modid));
+        std::size_t offset = at<std::size_t>(map, std::ptrdiff_t(glibc.map_tls_offset));
+        if (modid == 0 || offset == 0 || offset == std::size_t(-1))
+            continue;
+        if (modid > slots || dtv[modid].val != tp - offset)
+            return false;
+    }
+    return true;
+}
+
+// Gives back the blocks of dynamically loaded modules a previous green thread used, so that
+// the next one starts from their images (they are allocated again on first use).
+void forget_dynamic_blocks(char* tp)
+{
+    dtv_slot* dtv = dtv_of(tp);
+    std::size_t slots = reinterpret_cast<std::size_t>(dtv[-1].val);
+    for (std::size_t i = 1; i <= slots; ++i)
+        if (dtv[i].to_free) {
+            std::free(dtv[i].to_free);
+            dtv[i].to_free = nullptr;
+            dtv[i].val = reinterpret_cast<void*>(-1l);  // TLS_DTV_UNALLOCATED
+        }
+}
+
 bool discover()
 {
     using get_static_info_fn = void (*)(std::size_t*, std::size_t*);
@@ -251,6 +301,7 @@ bool discover()
 
     collect_modules();
     generation_seen = loads_so_far();
+    dtv_known = dtv_layout_as_expected(tp);
     return !modules.empty();
 }
 
@@ -324,7 +375,7 @@ void init(bool want)
 {
     unsigned long hwcap2 = getauxval(AT_HWCAP2);
     green_fsgsbase_usable = (hwcap2 & HWCAP2_FSGSBASE) ? 1 : 0;
-    on = want && discover();
+    on = want && discover() && dtv_known;
     if (want && !on)
         GREEN_LOG(warn, "libgreen: green threads share their OS thread's TLS: glibc's thread "
                         "descriptor is not laid out as this library expects");
@@ -337,6 +388,9 @@ bool enabled()
 
 char* acquire(int os_tid)
 {
+    // Libraries loaded since the last look may have static TLS that no TCB of ours has yet
+    // (glibc initialises it only in the threads on its own lists).
+    refresh_static_tls();
     char* tp = nullptr;
     bool reused = false;
     {
@@ -352,6 +406,7 @@ char* acquire(int os_tid)
             spinlock_guard g(lock);
             reinitialise_static_tls(tp);
         }
+        forget_dynamic_blocks(tp);
         fill_descriptor(tp, os_tid);
         at<void*>(tp, glibc.resp) = resolver_state_of(tp);
         *in(tp, tcb_reused) = true;
