@@ -79,7 +79,7 @@ bool dtv_known = false;  // the DTV's layout checked: dynamic blocks can be give
 std::size_t block_bytes = 0;
 std::size_t tp_in_block = 0;     // the thread pointer's offset in a block
 std::size_t resolver_in_block = 0;
-constexpr std::size_t slab_blocks = 64;
+constexpr std::size_t slab_blocks = 64;  // one mapping per 64 TCBs
 
 spinlock lock;                   // the pool, the list of TCBs handed out and the module list
 std::vector<char*> free_tcbs;    // thread pointers, most recently released last
@@ -290,14 +290,24 @@ bool discover()
         return false;
     glibc.resp = resp - tp;
 
-    // A block: static TLS (its end is the end of the descriptor), then a resolver state,
-    // rounded so that every block's thread pointer keeps the static TLS alignment.
+    // A block: the static TLS area below the thread pointer, the descriptor above it, then a
+    // resolver state. What a thread touches lies near the thread pointer (the modules' used
+    // blocks just below it, the descriptor, the resolver state); the rest of the area below
+    // is the loader's surplus for libraries loaded later. So the thread pointer sits 1 KiB
+    // into a page and a blocked green thread keeps one page of TCB resident, not two.
+    constexpr std::size_t page = 4096, below_in_page = 1024;
     std::size_t align = glibc.static_align < 64 ? 64 : glibc.static_align;
-    std::size_t tls_part = (glibc.static_size + align - 1) & ~(align - 1);
-    tp_in_block = tls_part - glibc.pthread_size;
-    tp_in_block &= ~(align - 1);
-    resolver_in_block = tls_part;
-    block_bytes = tls_part + ((sizeof(struct __res_state) + align - 1) & ~(align - 1));
+    std::size_t below = glibc.static_size - glibc.pthread_size;
+    std::size_t above = glibc.pthread_size + ((sizeof(struct __res_state) + align - 1) & ~(align - 1));
+    if (align <= below_in_page && below_in_page + above <= page) {
+        std::size_t rest = below > below_in_page ? below - below_in_page : 0;
+        tp_in_block = ((rest + page - 1) & ~(page - 1)) + below_in_page;
+    } else {
+        tp_in_block = (below + align - 1) & ~(align - 1);
+    }
+    resolver_in_block = tp_in_block + glibc.pthread_size;
+    resolver_in_block = (resolver_in_block + align - 1) & ~(align - 1);
+    block_bytes = (resolver_in_block + sizeof(struct __res_state) + page - 1) & ~(page - 1);
 
     collect_modules();
     generation_seen = loads_so_far();
