@@ -15,6 +15,7 @@
 #include "hub.hpp"
 #include "internal.hpp"
 #include "stack.hpp"
+#include "tcb.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -152,13 +153,15 @@ void restore_affinity() { sched_setaffinity(0, sizeof saved_affinity, &saved_aff
 struct raw_switch {
     green::context main_ctx;
     green::context co_ctx;
+    char* main_tp = nullptr;  // with TCBs: each side's thread pointer
+    char* co_tp = nullptr;
 };
 
 void raw_co_entry(void* arg, void*)
 {
     auto* s = static_cast<raw_switch*>(arg);
     for (;;)
-        green::switch_context(s->co_ctx, s->main_ctx);
+        green::switch_context(s->co_ctx, s->main_ctx, nullptr, s->main_tp);
 }
 
 ucontext_t uc_main, uc_co;
@@ -210,6 +213,35 @@ void bench_context_switch()
     double native_ns = m[0], green_ns = m[1];
     time_row("context switch, one direction (native: `swapcontext`; green: `green::switch_context`)",
              native_ns, green_ns);
+
+    // The same switch between two TCBs: the FS base changes with the stack, as between green
+    // threads that have TCBs of their own (wrfsbase, or arch_prctl without FSGSBASE).
+    if (green::tcb::enabled()) {
+        void* stk2 = mmap(nullptr, stack_bytes, PROT_READ | PROT_WRITE,
+                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+        raw_switch t;
+        t.main_tp = green::tcb::current();
+        t.co_tp = green::tcb::acquire(int(syscall(SYS_gettid)));
+        t.co_ctx = green::make_context(static_cast<char*>(stk2) + stack_bytes, &raw_co_entry, &t);
+        auto f = interleaved({
+            [&] {
+                std::uint64_t t0 = now_ns();
+                for (long i = 0; i < uc_round_trips; ++i)
+                    swapcontext(&uc_main, &uc_co);
+                return double(now_ns() - t0) / (2.0 * uc_round_trips);
+            },
+            [&] {
+                std::uint64_t t0 = now_ns();
+                for (long i = 0; i < green_round_trips; ++i)
+                    green::switch_context(t.main_ctx, t.co_ctx, nullptr, t.co_tp);
+                return double(now_ns() - t0) / (2.0 * green_round_trips);
+            },
+        });
+        time_row(green_fsgsbase_usable
+                     ? "context switch with the FS base, one direction (green: `wrfsbase`)"
+                     : "context switch with the FS base, one direction (green: `arch_prctl`)",
+                 f[0], f[1]);
+    }
     // The coroutines never finish: their stacks are simply left mapped.
 }
 
@@ -428,12 +460,25 @@ void bench_pingpong(green::hub* h)
         },
         [&] { return native_yield_crowd(crowd, 500); },
         [&] { return green_yield_crowd(h, crowd, 2000); },
+        [&] {
+            yield_args a{h, green_n};
+            green::spawn_options own;
+            own.own_tcb = true;
+            std::uint64_t t0 = now_ns();
+            green::fiber* f1 = h->spawn(&yielder, &a, own);
+            green::fiber* f2 = h->spawn(&yielder, &a, own);
+            h->join(f1);
+            h->join(f2);
+            return double(now_ns() - t0) / double(green_n);
+        },
     });
     time_row("ping-pong round trip (native: mutex+condvar, 2 threads, 2 CPUs; green: 2 fibers "
              "`yield`)",
              m[0], m[2]);
     time_row("ping-pong round trip (native threads pinned to 1 CPU)", m[1], m[2]);
     time_row("ping-pong, per hand-off (half a round trip; native pinned)", m[1] / 2, m[2] / 2);
+    if (green::tcb::enabled())
+        time_row("ping-pong round trip, fibers with TCBs of their own (native pinned)", m[1], m[5]);
     time_row("yield among 100 (native: `sched_yield`, 100 threads on 1 CPU; green: 100 fibers "
              "`yield`), per yield",
              m[3], m[4]);
@@ -843,6 +888,7 @@ int main()
 {
     raise_nofile();
     green::configure_stacks({0, green::guard_policy::automatic, 1024});
+    green::tcb::init(true);
     green::hub* h = green::hub::for_this_thread();
     if (!h) {
         std::fprintf(stderr, "bench_runtime: cannot make a hub: %s\n", std::strerror(errno));
