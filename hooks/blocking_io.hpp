@@ -90,22 +90,25 @@ template <class Attempt>
 ssize_t transfer_once(io_wait& w, Attempt&& attempt)
 {
     int entry_errno = errno;  // a call that succeeds leaves errno alone, whatever was tried
+    auto kept = [&](ssize_t r) {
+        if (r >= 0)
+            errno = entry_errno;
+        return r;
+    };
     for (;;) {
         if (w.can_try()) {
-            ssize_t r = attempt(MSG_DONTWAIT);
-            if (r >= 0)
-                errno = entry_errno;
+            ssize_t r = kept(attempt(MSG_DONTWAIT));
             if (r < 0 && w.nowait_refused())
                 continue;
             if (r >= 0 || errno != EAGAIN)
                 return r;
         } else if (w.ready_now()) {
-            return attempt(0);
+            return kept(attempt(0));
         }
         switch (w.wait()) {
         case wait_outcome::retry: continue;
         case wait_outcome::fail: return -1;
-        case wait_outcome::block_natively: return attempt(0);
+        case wait_outcome::block_natively: return kept(attempt(0));
         }
     }
 }

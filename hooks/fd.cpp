@@ -1,7 +1,12 @@
 // The fd lifecycle: socket, socketpair, pipe, pipe2, close, dup, dup2, dup3, fcntl, ioctl,
-// close_range, closefrom, fclose, freopen, freopen64 (pclose is in popen.cpp). These never park; they keep the fd
-// table true, hide the runtime's own fds from the program, and wake green threads parked on an
-// fd that closes.
+// close_range, closefrom, fclose, freopen, freopen64 (pclose is in popen.cpp). These never park;
+// they keep the fd table true, hide the runtime's own fds from the program, and wake green
+// threads parked on an fd that closes.
+//
+// Raw callers (hooks/hook.hpp) get libc with no bookkeeping: a vfork child's fds are its own
+// copies, so the parent's table stays true only if the child leaves it alone; a signal handler
+// may take no lock, so it only hides the runtime's fds (a lock-free look) and marks the slots it
+// closes or makes for the next locked use to retire (fd_table::note_closed_in_handler).
 #include "fd_table.hpp"
 #include "hook.hpp"
 
@@ -49,9 +54,24 @@ void note_new(int fd)
         fd_table::note_open(fd, fd_info{});
 }
 
+// A raw caller's fd that the runtime hides: only a signal handler is shown the truth the
+// program is (the runtime's fds are not its own); a vfork child's are its own copies.
+bool hidden_from_raw(int fd)
+{
+    return hooks::in_signal_handler() && fd_table::is_runtime_fd(fd);
+}
+
+// A raw caller closed, replaced or made `fd`.
+void note_raw(int fd)
+{
+    if (fd >= 0 && hooks::in_signal_handler())
+        fd_table::note_closed_in_handler(fd);
+}
+
 // The tracked side of closing [first, last]; returns the runtime fds in the range (at most
 // `capacity`) so the caller can leave them open.
-int close_range_tracked(unsigned first, unsigned last, int* runtime_fds, int capacity)
+int close_range_tracked(unsigned first, unsigned last, int* runtime_fds, int capacity,
+                        bool in_handler)
 {
     int found = 0;
     unsigned end = last < unsigned(fd_table::max_tracked_fd) ? last
@@ -64,6 +84,8 @@ int close_range_tracked(unsigned first, unsigned last, int* runtime_fds, int cap
         if (fd_table::is_runtime_fd(int(fd))) {
             if (found < capacity)
                 runtime_fds[found++] = int(fd);
+        } else if (in_handler) {
+            fd_table::note_closed_in_handler(int(fd));
         } else {
             fd_table::note_close(int(fd));
         }
@@ -75,41 +97,60 @@ int close_range_tracked(unsigned first, unsigned last, int* runtime_fds, int cap
 
 GREEN_HOOK int socket(int domain, int type, int protocol)
 {
+    hooks::caller who = hooks::who_calls();
     int fd = GREEN_REAL(socket)(domain, type, protocol);
-    if (fd < 0 || !preload::ready())
+    if (fd < 0)
         return fd;
-    if (tls.internal_depth)
-        return fd_table::adopt_runtime_fd(fd);
-    fd_table::note_open(fd, describe_socket(type));
+    switch (who) {
+    case hooks::caller::raw: note_raw(fd); break;
+    case hooks::caller::runtime: return fd_table::adopt_runtime_fd(fd);
+    case hooks::caller::program: fd_table::note_open(fd, describe_socket(type)); break;
+    }
     return fd;
 }
 
 GREEN_HOOK int socketpair(int domain, int type, int protocol, int sv[2])
 {
+    hooks::caller who = hooks::who_calls();
     int r = GREEN_REAL(socketpair)(domain, type, protocol, sv);
-    if (r == 0 && preload::ready()) {
-        if (tls.internal_depth) {
-            sv[0] = fd_table::adopt_runtime_fd(sv[0]);
-            sv[1] = fd_table::adopt_runtime_fd(sv[1]);
-        } else {
-            fd_table::note_open(sv[0], describe_socket(type));
-            fd_table::note_open(sv[1], describe_socket(type));
-        }
+    if (r != 0)
+        return r;
+    switch (who) {
+    case hooks::caller::raw:
+        note_raw(sv[0]);
+        note_raw(sv[1]);
+        break;
+    case hooks::caller::runtime:
+        sv[0] = fd_table::adopt_runtime_fd(sv[0]);
+        sv[1] = fd_table::adopt_runtime_fd(sv[1]);
+        break;
+    case hooks::caller::program:
+        fd_table::note_open(sv[0], describe_socket(type));
+        fd_table::note_open(sv[1], describe_socket(type));
+        break;
     }
     return r;
 }
 
 GREEN_HOOK int pipe2(int fds[2], int flags)
 {
+    hooks::caller who = hooks::who_calls();
     int r = GREEN_REAL(pipe2)(fds, flags);
-    if (r == 0 && preload::ready()) {
-        if (tls.internal_depth) {
-            fds[0] = fd_table::adopt_runtime_fd(fds[0]);
-            fds[1] = fd_table::adopt_runtime_fd(fds[1]);
-        } else {
-            fd_table::note_open(fds[0], describe_pipe(flags, O_RDONLY));
-            fd_table::note_open(fds[1], describe_pipe(flags, O_WRONLY));
-        }
+    if (r != 0)
+        return r;
+    switch (who) {
+    case hooks::caller::raw:
+        note_raw(fds[0]);
+        note_raw(fds[1]);
+        break;
+    case hooks::caller::runtime:
+        fds[0] = fd_table::adopt_runtime_fd(fds[0]);
+        fds[1] = fd_table::adopt_runtime_fd(fds[1]);
+        break;
+    case hooks::caller::program:
+        fd_table::note_open(fds[0], describe_pipe(flags, O_RDONLY));
+        fd_table::note_open(fds[1], describe_pipe(flags, O_WRONLY));
+        break;
     }
     return r;
 }
@@ -121,14 +162,31 @@ GREEN_HOOK int pipe(int fds[2])
 
 GREEN_HOOK int close(int fd)
 {
-    if (tls.internal_depth == 0 && fd_table::is_runtime_fd(fd))
-        return not_open();
-    fd_table::note_close(fd);
+    switch (hooks::who_calls()) {
+    case hooks::caller::raw:
+        if (hidden_from_raw(fd))
+            return not_open();
+        note_raw(fd);
+        break;
+    case hooks::caller::runtime: fd_table::note_close(fd); break;
+    case hooks::caller::program:
+        if (fd_table::is_runtime_fd(fd))
+            return not_open();
+        fd_table::note_close(fd);
+        break;
+    }
     return GREEN_REAL(close)(fd);
 }
 
 GREEN_HOOK int dup(int fd)
 {
+    if (hooks::raw_caller()) {
+        if (hidden_from_raw(fd))
+            return not_open();
+        int r = GREEN_REAL(dup)(fd);
+        note_raw(r);
+        return r;
+    }
     if (fd_table::is_runtime_fd(fd))
         return not_open();
     int r = GREEN_REAL(dup)(fd);
@@ -143,6 +201,20 @@ namespace {
 // (waking green threads parked on it).
 bool prepare_dup_onto(int old_fd, int new_fd)
 {
+    if (hooks::raw_caller()) {
+        if (hidden_from_raw(old_fd)) {
+            errno = EBADF;
+            return false;
+        }
+        if (hidden_from_raw(new_fd)) {
+            // Moving the runtime's file out of the way takes locks a handler may not take.
+            errno = EBUSY;
+            return false;
+        }
+        if (old_fd != new_fd)
+            note_raw(new_fd);
+        return true;
+    }
     if (fd_table::is_runtime_fd(old_fd)) {
         errno = EBADF;
         return false;
@@ -164,7 +236,8 @@ GREEN_HOOK int dup3(int old_fd, int new_fd, int flags)
     if (!prepare_dup_onto(old_fd, new_fd))
         return -1;
     int r = GREEN_REAL(dup3)(old_fd, new_fd, flags);
-    note_new(r);
+    if (!hooks::raw_caller())
+        note_new(r);
     return r;
 }
 
@@ -173,7 +246,7 @@ GREEN_HOOK int dup2(int old_fd, int new_fd)
     if (!prepare_dup_onto(old_fd, new_fd))
         return -1;
     int r = GREEN_REAL(dup2)(old_fd, new_fd);
-    if (old_fd != new_fd)
+    if (old_fd != new_fd && !hooks::raw_caller())
         note_new(r);
     return r;
 }
@@ -182,18 +255,25 @@ namespace {
 
 int green_fcntl(int (*real)(int, int, ...), int fd, int cmd, void* arg)
 {
-    if (tls.internal_depth == 0 && fd_table::is_runtime_fd(fd))
+    hooks::caller who = hooks::who_calls();
+    if (who == hooks::caller::raw ? hidden_from_raw(fd)
+                                  : who == hooks::caller::program && fd_table::is_runtime_fd(fd))
         return not_open();
     int r = real(fd, cmd, arg);
-    if (r < 0 || !preload::ready())
+    if (r < 0)
         return r;
     switch (cmd) {
     case F_SETFL:
+        // One atomic count, no lock: raw callers too, a vfork child included, since the open
+        // file description whose mode changed is shared with the parent.
         fd_table::note_flags_changed();
         break;
     case F_DUPFD:
     case F_DUPFD_CLOEXEC:
-        note_new(r);
+        if (who == hooks::caller::raw)
+            note_raw(r);
+        else
+            note_new(r);
         break;
     default:
         break;
@@ -228,22 +308,25 @@ GREEN_HOOK int ioctl(int fd, unsigned long request, ...)
     va_start(args, request);
     void* arg = va_arg(args, void*);
     va_end(args);
-    if (tls.internal_depth == 0 && fd_table::is_runtime_fd(fd))
+    hooks::caller who = hooks::who_calls();
+    if (who == hooks::caller::raw ? hidden_from_raw(fd)
+                                  : who == hooks::caller::program && fd_table::is_runtime_fd(fd))
         return not_open();
     int r = GREEN_REAL(ioctl)(fd, request, arg);
-    if (r == 0 && request == FIONBIO && preload::ready())
-        fd_table::note_flags_changed();
+    if (r == 0 && request == FIONBIO)
+        fd_table::note_flags_changed();  // lock-free, and the description is shared (fcntl)
     return r;
 }
 
 GREEN_HOOK int close_range(unsigned int first, unsigned int last, int flags)
 {
-    if (first > last || (flags & CLOSE_RANGE_CLOEXEC) || !preload::ready())
+    if (first > last || (flags & CLOSE_RANGE_CLOEXEC) || hooks::in_vfork_child() ||
+        !preload::ready())
         return GREEN_REAL(close_range)(first, last, flags);
     // Close around the runtime's fds: a daemon that closes everything above 2 must not take
     // the hub's epoll set, timer and wake-up fds with it.
     int keep[64];
-    int kept = close_range_tracked(first, last, keep, 64);
+    int kept = close_range_tracked(first, last, keep, 64, hooks::in_signal_handler());
     unsigned from = first;
     for (int i = 0; i < kept; ++i) {
         unsigned k = unsigned(keep[i]);
@@ -264,7 +347,7 @@ GREEN_HOOK void closefrom(int lowfd)
 GREEN_HOOK int fclose(FILE* stream)
 {
     // fclose closes its fd inside libc, past the close hook.
-    if (stream && preload::ready()) {
+    if (stream && !hooks::raw_caller()) {
         int fd = fileno(stream);
         if (fd >= 0)
             fd_table::note_close(fd);
@@ -276,13 +359,15 @@ GREEN_HOOK int fclose(FILE* stream)
 // fd usually has the old number.
 GREEN_HOOK FILE* freopen(const char* path, const char* mode, FILE* stream)
 {
-    if (stream && preload::ready()) {
+    if (hooks::raw_caller())
+        return GREEN_REAL(freopen)(path, mode, stream);
+    if (stream) {
         int fd = fileno(stream);
         if (fd >= 0)
             fd_table::note_close(fd);
     }
     FILE* r = GREEN_REAL(freopen)(path, mode, stream);
-    if (r && preload::ready())
+    if (r)
         note_new(fileno(r));
     return r;
 }
@@ -290,13 +375,15 @@ GREEN_HOOK FILE* freopen(const char* path, const char* mode, FILE* stream)
 extern "C" FILE* freopen64(const char* path, const char* mode, FILE* stream);
 GREEN_HOOK FILE* freopen64(const char* path, const char* mode, FILE* stream)
 {
-    if (stream && preload::ready()) {
+    if (hooks::raw_caller())
+        return GREEN_REAL(freopen64)(path, mode, stream);
+    if (stream) {
         int fd = fileno(stream);
         if (fd >= 0)
             fd_table::note_close(fd);
     }
     FILE* r = GREEN_REAL(freopen64)(path, mode, stream);
-    if (r && preload::ready())
+    if (r)
         note_new(fileno(r));
     return r;
 }

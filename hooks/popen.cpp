@@ -117,10 +117,13 @@ GREEN_HOOK FILE* popen(const char* command, const char* mode)
 
 GREEN_HOOK int pclose(FILE* stream)
 {
-    pid_t pid = stream && preload::ready() ? take_stream(stream) : 0;
+    // Not a call a vfork child or a signal handler makes; if one does, it gets libc's.
+    if (hooks::raw_caller())
+        return GREEN_REAL(pclose)(stream);
+    pid_t pid = stream ? take_stream(stream) : 0;
     if (pid == 0) {
         // glibc's own stream: it closes the fd inside libc, past the close hook.
-        if (stream && preload::ready()) {
+        if (stream) {
             int fd = fileno(stream);
             if (fd >= 0)
                 fd_table::note_close(fd);

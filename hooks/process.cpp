@@ -3,7 +3,8 @@
 // In a forked child only the calling thread lives on, and the hub it inherited shares its epoll
 // sets with the parent's: the child drops it and makes a fresh one on its next blocking call
 // (fork's pthread_atfork handler, preload/init.cpp; _Fork runs no handlers, so its hook does it).
-// In the parent, a new child is announced to green threads waiting for "any child" (wait.cpp).
+// In the parent, a new child is announced to green threads waiting for "any child" (wait.cpp);
+// not by a vfork child, whose memory (and so the announcement) is its parent's.
 #include "child_watch.hpp"
 #include "hook.hpp"
 
@@ -14,6 +15,9 @@ using namespace green;
 
 GREEN_HOOK pid_t fork()
 {
+    // A vfork child's fork is its own business: the watch it would tell is its parent's.
+    if (hooks::in_vfork_child())
+        return GREEN_REAL(fork)();
     pid_t pid = GREEN_REAL(fork)();
     if (pid > 0)
         child_watch::note_child_created();
@@ -28,6 +32,8 @@ GREEN_HOOK pid_t __fork()
 
 GREEN_HOOK pid_t _Fork()
 {
+    if (hooks::in_vfork_child())
+        return GREEN_REAL(_Fork)();
     pid_t pid = GREEN_REAL(_Fork)();
     if (pid == 0)
         hub::abandon_after_fork();
@@ -39,12 +45,12 @@ GREEN_HOOK pid_t _Fork()
 // The two halves of vfork around its system call (see the .S file).
 extern "C" void green_vfork_enter()
 {
-    ++tls.internal_depth;
+    ++tls.vfork_depth;
 }
 
 extern "C" long green_vfork_leave(long result)
 {
-    --tls.internal_depth;
+    --tls.vfork_depth;
     if (result < 0) {
         errno = int(-result);
         return -1;
@@ -57,7 +63,7 @@ GREEN_HOOK int posix_spawn(pid_t* pid, const char* path, const posix_spawn_file_
                            const posix_spawnattr_t* attr, char* const argv[], char* const envp[])
 {
     int r = GREEN_REAL(posix_spawn)(pid, path, actions, attr, argv, envp);
-    if (r == 0)
+    if (r == 0 && !hooks::in_vfork_child())
         child_watch::note_child_created();
     return r;
 }
@@ -66,7 +72,7 @@ GREEN_HOOK int posix_spawnp(pid_t* pid, const char* file, const posix_spawn_file
                             const posix_spawnattr_t* attr, char* const argv[], char* const envp[])
 {
     int r = GREEN_REAL(posix_spawnp)(pid, file, actions, attr, argv, envp);
-    if (r == 0)
+    if (r == 0 && !hooks::in_vfork_child())
         child_watch::note_child_created();
     return r;
 }

@@ -2,6 +2,7 @@
 #include "blocking_io.hpp"
 #include "hook.hpp"
 
+#include <climits>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -19,8 +20,13 @@ namespace {
 template <class Plain>
 ssize_t green_transfer_in(int fd, const iovec* iov, int iovcnt, Plain&& plain)
 {
+    // A read of nothing returns 0 at once from every file that takes reads (the kernel does
+    // not ask a socket or a pipe for data: nothing is consumed, not even a datagram); files
+    // that refuse it (eventfd) refuse it at once too.
+    if (iovcnt < 0 || iovcnt > IOV_MAX || hooks::iov_total(iov, iovcnt) == 0)
+        return plain();
     fd_info info = fd_table::lookup(fd);
-    if (!info.green_for_reading() || iovcnt < 0)
+    if (!info.green_for_reading())
         return plain();
     hooks::io_wait w(fd, info, EPOLLIN, info.recv_timeout);
     ssize_t r = hooks::transfer_once(w, [&](int nonblock) -> ssize_t {

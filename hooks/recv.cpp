@@ -2,6 +2,7 @@
 #include "blocking_io.hpp"
 #include "hook.hpp"
 
+#include <climits>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
@@ -21,7 +22,9 @@ ssize_t green_recvfrom(int fd, void* buf, size_t len, int flags, sockaddr* addr,
     if (!hooks::blocking_socket(fd, flags, info))
         return GREEN_REAL(recvfrom)(fd, buf, len, flags, addr, addrlen);
     hooks::io_wait w(fd, info, EPOLLIN, info.recv_timeout);
-    if ((flags & MSG_WAITALL) && info.stream() && !(flags & MSG_PEEK)) {
+    // A receive of nothing waits for data all the same (the kernel's target is 0 bytes, but it
+    // sleeps once): one attempt and a park do that; MSG_WAITALL has nothing more to wait for.
+    if ((flags & MSG_WAITALL) && info.stream() && !(flags & MSG_PEEK) && len > 0) {
         auto* bytes = static_cast<char*>(buf);
         return hooks::transfer_all(w, len, [&](size_t done, size_t limit, int nonblock) {
             return GREEN_REAL(recvfrom)(fd, bytes + done, limit, flags | nonblock, addr, addrlen);
@@ -69,12 +72,18 @@ GREEN_HOOK ssize_t recvmsg(int fd, msghdr* msg, int flags)
     fd_info info;
     if (!hooks::green_caller() || !hooks::blocking_socket(fd, flags, info))
         return GREEN_REAL(recvmsg)(fd, msg, flags);
+    // A receive of nothing still waits for data (or a datagram, which it drops), as one attempt
+    // does; MSG_WAITALL has nothing more to wait for. Sizes only a valid header has; the kernel
+    // reports the rest itself.
+    std::size_t total = msg && msg->msg_iovlen <= IOV_MAX
+                            ? hooks::iov_total(msg->msg_iov, int(msg->msg_iovlen))
+                            : 1;
     hooks::io_wait w(fd, info, EPOLLIN, info.recv_timeout);
-    if ((flags & MSG_WAITALL) && info.stream() && !(flags & MSG_PEEK) && msg) {
+    if ((flags & MSG_WAITALL) && info.stream() && !(flags & MSG_PEEK) && total > 0) {
         iovec* const iov = msg->msg_iov;
         const int count = int(msg->msg_iovlen);
         ssize_t r = hooks::transfer_all(
-            w, hooks::iov_total(iov, count), [&](size_t done, size_t limit, int nonblock) -> ssize_t {
+            w, total, [&](size_t done, size_t limit, int nonblock) -> ssize_t {
                 hooks::iov_window window(iov, count, done, limit);
                 if (!window.ok()) {
                     errno = ENOMEM;

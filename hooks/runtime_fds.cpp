@@ -14,10 +14,17 @@ namespace {
 
 int adopt_or_note(int fd, bool nonblocking)
 {
-    if (fd < 0 || !preload::ready())
+    if (fd < 0)
         return fd;
-    if (tls.internal_depth)
-        return fd_table::adopt_runtime_fd(fd);
+    switch (hooks::who_calls()) {
+    case hooks::caller::raw:
+        // A vfork child's fds are its own; a handler's are only marked, lock-free (fd.cpp).
+        if (hooks::in_signal_handler())
+            fd_table::note_closed_in_handler(fd);
+        return fd;
+    case hooks::caller::runtime: return fd_table::adopt_runtime_fd(fd);
+    case hooks::caller::program: break;
+    }
     fd_info info;
     info.kind = fd_kind::pollable;
     info.nonblocking = nonblocking;

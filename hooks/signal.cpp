@@ -1,4 +1,5 @@
-// sigaction, signal, bsd_signal, sysv_signal, __sysv_signal, siginterrupt.
+// sigaction, signal, bsd_signal, sysv_signal, __sysv_signal, siginterrupt; and longjmp,
+// _longjmp, siglongjmp, __longjmp_chk, which may leave a handler.
 //
 // A program's handler is installed behind a trampoline that calls it and then, if the signal
 // arrived while the hub was waiting (every green thread of that thread parked), tells the hub,
@@ -6,6 +7,10 @@
 // kernel keeps the program's mask and flags, so nesting, SA_NODEFER and SA_ONSTACK are as
 // native. The trampoline also ends the readiness waits of its thread (signal_aware_wait in
 // signals.hpp). Only dispositions set through these entry points are seen (README).
+//
+// While the program's handler runs, the thread's signal depth is raised: every hook then goes
+// straight to libc (hooks/hook.hpp), as the code the handler interrupted may hold any runtime
+// lock. A handler left by a long jump is left for good: the jump hooks lower the depth.
 #include "signals.hpp"
 
 #include "hook.hpp"
@@ -13,8 +18,10 @@
 
 #include "fd_table.hpp"
 
+#include <csetjmp>
 #include <csignal>
 #include <cstring>
+#include <setjmp.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -31,7 +38,32 @@ struct program_action {
 };
 
 program_action actions[NSIG];
+// Taken only with every signal blocked on the thread (actions_guard): a handler that calls
+// sigaction or signal (to re-arm itself, SysV-style) never interrupts its own thread's holder,
+// and meets the lock held only by another thread, for a few instructions.
 spinlock actions_lock;
+
+class actions_guard {
+public:
+    actions_guard()
+    {
+        sigset_t all;
+        sigfillset(&all);
+        // The raw call: glibc's sigprocmask would keep its internal signals unblocked.
+        syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, &saved_, _NSIG / 8);
+        actions_lock.lock();
+    }
+    ~actions_guard()
+    {
+        actions_lock.unlock();
+        syscall(SYS_rt_sigprocmask, SIG_SETMASK, &saved_, nullptr, _NSIG / 8);
+    }
+    actions_guard(const actions_guard&) = delete;
+    actions_guard& operator=(const actions_guard&) = delete;
+
+private:
+    sigset_t saved_;
+};
 sigset_t interrupting_signals;  // siginterrupt(sig, 1): signal() installs them without SA_RESTART
 
 bool faults(int sig)
@@ -73,10 +105,14 @@ void trampoline(int sig, siginfo_t* info, void* context)
         a.handler.store(reinterpret_cast<void*>(SIG_DFL), std::memory_order_release);
         a.wrapped = false;
     }
+    ++tls.signal_depth;
+    std::atomic_signal_fence(std::memory_order_seq_cst);
     if (flags & SA_SIGINFO)
         reinterpret_cast<void (*)(int, siginfo_t*, void*)>(handler)(sig, info, context);
     else
         reinterpret_cast<void (*)(int)>(handler)(sig);
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    --tls.signal_depth;
 
     hooks::signal_aware_wait::note_handler_ran(sig);
 
@@ -113,11 +149,16 @@ bool is_default_or_ignore(void* handler)
     return handler == reinterpret_cast<void*>(SIG_DFL) || handler == reinterpret_cast<void*>(SIG_IGN);
 }
 
-int green_sigaction(int sig, const struct sigaction* act, struct sigaction* old)
+int green_sigaction(int sig, const struct sigaction* act_in, struct sigaction* old)
 {
     if (sig <= 0 || sig >= NSIG || sig == SIGKILL || sig == SIGSTOP)
-        return GREEN_REAL(sigaction)(sig, act, old);
-    spinlock_guard g(actions_lock);
+        return GREEN_REAL(sigaction)(sig, act_in, old);
+    // Read before every signal is blocked: a bad pointer faults as it would in libc's copy.
+    struct sigaction act_copy{};
+    if (act_in)
+        act_copy = *act_in;
+    const struct sigaction* act = act_in ? &act_copy : nullptr;
+    actions_guard g;
     program_action& a = actions[sig];
 
     struct sigaction previous{};
@@ -179,18 +220,27 @@ handler_t install_simple(int sig, handler_t handler, int flags)
     return old.sa_handler;
 }
 
+// A vfork child's dispositions are its own (it does not share its parent's handler table),
+// and about to be reset by exec: libc's. A signal handler that re-arms itself must keep the
+// program's view true, so it goes the usual way: the lock is never held by the code it
+// interrupted (actions_guard), and nothing on that path parks.
+bool disposition_passes_through()
+{
+    return tls.internal_depth || hooks::in_vfork_child() || !preload::ready();
+}
+
 }  // namespace
 
 GREEN_HOOK int sigaction(int sig, const struct sigaction* act, struct sigaction* old)
 {
-    if (tls.internal_depth || !preload::ready())
+    if (disposition_passes_through())
         return GREEN_REAL(sigaction)(sig, act, old);
     return green_sigaction(sig, act, old);
 }
 
 GREEN_HOOK handler_t signal(int sig, handler_t handler)
 {
-    if (tls.internal_depth || !preload::ready())
+    if (disposition_passes_through())
         return GREEN_REAL(signal)(sig, handler);
     // glibc's signal(): BSD semantics, restarting unless siginterrupt() said otherwise.
     bool interrupting = sig > 0 && sig < NSIG && sigismember(&interrupting_signals, sig) == 1;
@@ -204,7 +254,7 @@ GREEN_HOOK handler_t bsd_signal(int sig, handler_t handler)
 
 GREEN_HOOK handler_t sysv_signal(int sig, handler_t handler)
 {
-    if (tls.internal_depth || !preload::ready())
+    if (disposition_passes_through())
         return GREEN_REAL(sysv_signal)(sig, handler);
     return install_simple(sig, handler, SA_RESETHAND | SA_NODEFER);
 }
@@ -220,7 +270,7 @@ GREEN_HOOK handler_t __sysv_signal(int sig, handler_t handler)
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 GREEN_HOOK int siginterrupt(int sig, int interrupt)
 {
-    if (tls.internal_depth || !preload::ready())
+    if (disposition_passes_through())
         return GREEN_REAL(siginterrupt)(sig, interrupt);
     if (sig <= 0 || sig >= NSIG) {
         errno = EINVAL;
@@ -230,7 +280,7 @@ GREEN_HOOK int siginterrupt(int sig, int interrupt)
     if (green_sigaction(sig, nullptr, &act) != 0)
         return -1;
     {
-        spinlock_guard g(actions_lock);
+        actions_guard g;
         if (interrupt)
             sigaddset(&interrupting_signals, sig);
         else
@@ -243,6 +293,38 @@ GREEN_HOOK int siginterrupt(int sig, int interrupt)
     return green_sigaction(sig, &act, nullptr);
 }
 #pragma GCC diagnostic pop
+
+// A long jump out of a handler never returns through the trampoline. The common one leaves
+// every handler (a SIGSEGV or SIGALRM handler back to the main flow); one that lands inside an
+// outer handler is taken for the same, and the outer handler's hooks are then the usual ones.
+GREEN_HOOK void longjmp(struct __jmp_buf_tag env[1], int value)
+{
+    tls.signal_depth = 0;
+    GREEN_REAL(longjmp)(env, value);
+    __builtin_unreachable();  // the pointer type cannot say noreturn
+}
+
+GREEN_HOOK void _longjmp(struct __jmp_buf_tag env[1], int value)
+{
+    tls.signal_depth = 0;
+    GREEN_REAL(_longjmp)(env, value);
+    __builtin_unreachable();  // the pointer type cannot say noreturn
+}
+
+GREEN_HOOK void siglongjmp(sigjmp_buf env, int value)
+{
+    tls.signal_depth = 0;
+    GREEN_REAL(siglongjmp)(env, value);
+    __builtin_unreachable();  // the pointer type cannot say noreturn
+}
+
+extern "C" [[noreturn]] void __longjmp_chk(struct __jmp_buf_tag env[1], int value);
+GREEN_HOOK void __longjmp_chk(struct __jmp_buf_tag env[1], int value)
+{
+    tls.signal_depth = 0;
+    GREEN_REAL(__longjmp_chk)(env, value);
+    __builtin_unreachable();  // the pointer type cannot say noreturn
+}
 
 namespace green::hooks {
 

@@ -10,9 +10,17 @@ using namespace green;
 
 GREEN_HOOK int setsockopt(int fd, int level, int name, const void* value, socklen_t len)
 {
+    hooks::caller who = hooks::who_calls();
     int r = GREEN_REAL(setsockopt)(fd, level, name, value, len);
-    if (r == 0 && level == SOL_SOCKET && (name == SO_RCVTIMEO || name == SO_SNDTIMEO) &&
-        preload::ready() && value && len >= socklen_t(sizeof(timeval))) {
+    bool timeout = r == 0 && level == SOL_SOCKET && (name == SO_RCVTIMEO || name == SO_SNDTIMEO);
+    if (timeout && who == hooks::caller::raw) {
+        // A handler may take no lock: the slot is marked and classified afresh, timeouts
+        // included, on next use. A vfork child leaves its parent's table alone.
+        if (hooks::in_signal_handler())
+            fd_table::note_closed_in_handler(fd);
+        return r;
+    }
+    if (timeout && value && len >= socklen_t(sizeof(timeval))) {
         // Read back what the kernel kept (it rounds to its tick).
         timeval tv{};
         socklen_t tv_len = sizeof tv;

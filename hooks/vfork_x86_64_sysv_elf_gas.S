@@ -2,10 +2,10 @@
  *
  * The vfork child runs on its parent's memory and stack until it execs or exits. Hooks called in
  * that window must not touch the runtime's state (the fd table, the hub): it is the parent's.
- * So vfork raises the calling thread's internal depth before the system call, which makes
- * every hook pass straight through in the child; the parent, resumed once the child has
- * exec'd or exited, lowers it again (green_vfork_leave). The child returns with it raised, on
- * purpose.
+ * So vfork raises the calling thread's vfork depth before the system call, which makes every
+ * hook pass straight through in the child with no bookkeeping (hooks/hook.hpp); the parent,
+ * resumed once the child has exec'd or exited, lowers it again (green_vfork_leave). The child
+ * returns with it raised, on purpose.
  *
  * As in glibc, the return address is kept in a register across the system call: the child
  * returns first and its calls overwrite the stack below the caller's frame, so the parent must

@@ -5,6 +5,7 @@
 #include "hub.hpp"
 #include "internal.hpp"
 #include "overflow.hpp"
+#include "real.hpp"
 #include "resolver.hpp"
 #include "signals.hpp"
 #include "tcb.hpp"
@@ -43,6 +44,7 @@ void print_stats()
 void initialise()
 {
     internal_scope scope;
+    real::resolve_eagerly();
     config c = read_config();
     set_log_level(c.log);
     stats.enabled = c.stats;

@@ -2,9 +2,12 @@
 
 #include "internal.hpp"
 
+#include <atomic>
 #include <cerrno>
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <dlfcn.h>
 #include <unistd.h>
 
@@ -22,10 +25,42 @@ namespace {
     std::abort();
 }
 
+// The real functions a signal handler may reach: the async-signal-safe ones of
+// signal-safety(7) that libgreen interposes, and what their hooks call. They are resolved at
+// start-up, so that a hook called from a handler never takes dlsym's path (the loader's lock,
+// malloc), which the interrupted code may be in.
+constexpr const char* handler_reachable[] = {
+    "accept", "accept4", "bsd_signal", "clock_nanosleep", "close", "close_range", "connect",
+    "dup", "dup2", "dup3", "epoll_create", "epoll_create1", "epoll_pwait", "epoll_pwait2",
+    "epoll_wait", "eventfd", "fcntl", "fcntl64", "fork", "_Fork", "getsockopt", "ioctl",
+    "longjmp", "_longjmp", "__longjmp_chk", "nanosleep", "pause", "pipe", "pipe2", "poll",
+    "ppoll", "preadv2", "pselect", "pthread_kill", "pthread_sigmask", "pwritev2", "read",
+    "readv", "recv", "recvfrom", "recvmmsg", "recvmsg", "select", "sem_post", "send",
+    "sendmmsg", "sendmsg", "sendto", "setsockopt", "sigaction", "siginterrupt", "siglongjmp",
+    "signal", "sigsuspend", "sigtimedwait", "sigwait", "sigwaitinfo", "sleep", "socket",
+    "socketpair", "sysv_signal", "usleep", "wait", "wait3", "wait4", "waitid", "waitpid",
+    "write", "writev",
+};
+constexpr std::size_t handler_reachable_count = sizeof handler_reachable / sizeof(char*);
+std::atomic<void*> resolved[handler_reachable_count];
+
 }  // namespace
+
+void resolve_eagerly()
+{
+    internal_scope scope;
+    int saved = errno;
+    for (std::size_t i = 0; i < handler_reachable_count; ++i)
+        resolved[i].store(dlsym(RTLD_NEXT, handler_reachable[i]), std::memory_order_release);
+    errno = saved;
+}
 
 void* lookup(const char* name)
 {
+    for (std::size_t i = 0; i < handler_reachable_count; ++i)
+        if (std::strcmp(name, handler_reachable[i]) == 0)
+            if (void* p = resolved[i].load(std::memory_order_acquire))
+                return p;
     internal_scope scope;
     int saved = errno;
     void* p = dlsym(RTLD_NEXT, name);

@@ -1,6 +1,7 @@
 // The real libc functions behind the interposed names. Each is resolved once, on first use, with
 // dlsym(RTLD_NEXT) inside the runtime's internal scope (dlsym may call functions libgreen
-// interposes, and those must pass straight through while it runs).
+// interposes, and those must pass straight through while it runs); those a signal handler may
+// reach were resolved at start-up already (resolve_eagerly), and their first use takes no lock.
 #pragma once
 
 #include <atomic>
@@ -8,6 +9,9 @@
 namespace green::real {
 
 void* lookup(const char* name);
+// Resolves the functions a signal handler may reach; start-up calls it before any handler of
+// the program's can run behind the runtime's trampoline.
+void resolve_eagerly();
 void* lookup_versioned(const char* name, const char* version);
 
 }  // namespace green::real

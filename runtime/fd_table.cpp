@@ -33,6 +33,9 @@ struct fd_slot {
     std::uint8_t access = O_RDWR;
     bool no_nowait = false;
     bool disposable = false;  // a runtime fd a dup2 may simply take (mark_runtime_fd_disposable)
+    // Closed or replaced by a signal handler, which may not take the lock: retired by the next
+    // flow that takes it (settle).
+    std::atomic<bool> stale{false};
     // The hubs whose pollers hold a registration of this fd. Each hub that waits registers it
     // in its own poller (the kernel reports an edge to every epoll set holding the fd), so a
     // waiter never depends on another thread's hub running to be woken.
@@ -236,6 +239,14 @@ void retire(int fd, fd_slot& s)
     s.access = O_RDWR;
     s.no_nowait = false;
     s.disposable = false;
+    s.stale.store(false, std::memory_order_relaxed);
+}
+
+// With the slot locked: what a signal handler closed is retired now.
+void settle(int fd, fd_slot& s)
+{
+    if (__builtin_expect(s.stale.load(std::memory_order_acquire), 0))
+        retire(fd, s);
 }
 
 int runtime_fd_floor()
@@ -259,7 +270,11 @@ fd_info lookup(int fd)
         info.kind = fd_kind::inert;
         return info;
     }
+    // Classifying asks the kernel things that may fail (epoll refuses /dev/null with EPERM);
+    // none of that is the program's business.
+    errno_keeper keep;
     spinlock_guard g(s->lock);
+    settle(fd, *s);
     fd_kind kind = s->kind.load(std::memory_order_relaxed);
     if (kind == fd_kind::unknown) {
         classify(fd, *s);
@@ -316,6 +331,13 @@ void note_close(int fd)
     errno = saved;
 }
 
+void note_closed_in_handler(int fd)
+{
+    if (fd_slot* s = existing_slot(fd))
+        if (s->kind.load(std::memory_order_relaxed) != fd_kind::runtime)
+            s->stale.store(true, std::memory_order_release);
+}
+
 void note_flags_changed()
 {
     flags_epoch.fetch_add(1, std::memory_order_acq_rel);
@@ -327,6 +349,7 @@ void note_timeout(int fd, bool receive, std::uint64_t timeout_ns)
     if (!s)
         return;
     spinlock_guard g(s->lock);
+    settle(fd, *s);
     (receive ? s->recv_timeout : s->send_timeout) = timeout_ns;
 }
 
@@ -336,6 +359,7 @@ void note_no_nowait(int fd, std::uint32_t generation)
     if (!s)
         return;
     spinlock_guard g(s->lock);
+    settle(fd, *s);
     if (s->generation == generation)
         s->no_nowait = true;
 }
@@ -483,6 +507,7 @@ fd_wait_result wait(int fd, std::uint32_t generation, std::uint32_t events,
     fiber* self = tls.running;
     {
         spinlock_guard g(s->lock);
+        settle(fd, *s);
         if (s->generation != generation)
             return fd_wait_result::closed;
         switch (ensure_registered(fd, *s, h)) {
@@ -531,8 +556,10 @@ fd_wait_result wait_any(fd_watch* watches, std::size_t count, std::uint64_t dead
             continue;
         }
         spinlock_guard g(s->lock);
+        settle(w.fd, *s);
         fd_kind kind = s->kind.load(std::memory_order_relaxed);
         if (kind == fd_kind::unknown) {
+            errno_keeper keep;
             classify(w.fd, *s);
             kind = s->kind.load(std::memory_order_relaxed);
         }
@@ -603,6 +630,7 @@ void dispatch(std::uint64_t token, std::uint32_t events)
                            ((events & EPOLLPRI) ? std::uint32_t(EPOLLPRI) : 0u) |
                            ((events & (EPOLLHUP | EPOLLERR)) ? std::uint32_t(EPOLLERR) : 0u);
     spinlock_guard g(s->lock);
+    settle(fd, *s);
     if (s->generation != generation)
         return;  // an event of an fd closed since; its number may be reused already
     for (fd_waiter* w = s->waiters; w;) {

@@ -78,6 +78,12 @@ void note_open(int fd, const fd_info& what);
 // poller registration is dropped. Preserves errno.
 void note_close(int fd);
 
+// A program's signal handler closed fd, replaced it (dup2) or got it as a new number: it may
+// take no lock, so the slot is only marked, and the next flow that uses the slot retires it
+// (waking its waiters with `closed`, dropping its registrations) and classifies it afresh.
+// Async-signal-safe; allocates nothing.
+void note_closed_in_handler(int fd);
+
 // O_NONBLOCK changed on some open file description; descriptions are shared between dup'd fds,
 // so every cached mode is re-read on next use.
 void note_flags_changed();

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <cerrno>
 #include <cstdint>
 #include <ctime>
 #include <sys/syscall.h>
@@ -24,6 +25,14 @@ struct thread_state {
     char* os_tp = nullptr;        // the thread pointer of the OS thread it runs on (null: own)
     int internal_depth = 0;       // > 0 while the runtime itself calls libc
     bool native_only = false;     // threads the runtime made for itself never turn green
+    // > 0 while a vfork child runs on this thread's memory, until it execs or exits (raised by
+    // vfork before its system call, lowered in the parent after it): every hook called by the
+    // child goes straight to libc (hooks/hook.hpp).
+    int vfork_depth = 0;
+    // > 0 while a program's signal handler runs on this thread (raised by the runtime's
+    // trampoline): every hook goes straight to libc, taking no lock the interrupted code may
+    // hold and never parking.
+    int signal_depth = 0;
 };
 
 extern __thread thread_state tls __attribute__((tls_model("initial-exec")));
@@ -50,6 +59,19 @@ public:
     ~internal_scope() { --tls.internal_depth; }
     internal_scope(const internal_scope&) = delete;
     internal_scope& operator=(const internal_scope&) = delete;
+};
+
+// Puts errno back as it was when it goes: for helpers whose own calls may fail on the way to
+// a result the program sees as a success (libuv's "preserves errno").
+class errno_keeper {
+public:
+    errno_keeper() : saved_(errno) {}
+    ~errno_keeper() { errno = saved_; }
+    errno_keeper(const errno_keeper&) = delete;
+    errno_keeper& operator=(const errno_keeper&) = delete;
+
+private:
+    int saved_;
 };
 
 // While it lives, the running fiber is not at a cancellation point (a wait that is one

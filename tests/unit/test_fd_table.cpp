@@ -128,6 +128,41 @@ TEST_CASE("a fiber parked on an fd that another fiber closes wakes with closed",
     close(sv[1]);
 }
 
+TEST_CASE("an fd closed in a signal handler is retired by the next use of its slot", "[fd]")
+{
+    hub* h = hub::for_this_thread();
+    int sv[2];
+    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    fd_table::note_open(sv[0], socket_info());
+    struct state {
+        int fd;
+        green::fd_wait_result result = green::fd_wait_result::ready;
+        ssize_t r = 0;
+    } st{sv[0]};
+    auto* reader = h->spawn(
+        [](void* p) {
+            auto* s = static_cast<state*>(p);
+            char c;
+            s->r = green_recv(s->fd, &c, 1, &s->result);
+        },
+        &st);
+    h->yield();  // the reader parks
+    // As a handler does it: marked without the lock, then closed, and the number reused by a
+    // file the table never heard of.
+    fd_table::note_closed_in_handler(sv[0]);
+    int file = open("/proc/self/status", O_RDONLY);
+    REQUIRE(file >= 0);
+    REQUIRE(dup2(file, sv[0]) == sv[0]);
+    close(file);
+    CHECK(fd_table::lookup(sv[0]).kind == green::fd_kind::inert);  // classified afresh
+    h->join(reader);
+    CHECK(st.r == -1);
+    CHECK(st.result == green::fd_wait_result::closed);
+    fd_table::note_close(sv[0]);
+    close(sv[0]);
+    close(sv[1]);
+}
+
 TEST_CASE("a reused fd number never wakes the old waiter", "[fd]")
 {
     hub* h = hub::for_this_thread();
