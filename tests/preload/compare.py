@@ -2,7 +2,7 @@
 """Run a program natively and under libgreen.so and compare what it did.
 
 usage: compare.py --lib PATH_TO_libgreen.so [--expect-parks] [--expect-min KEY=N]...
-                  [--stdin-pipe] [--stats-lines N] -- PROGRAM [ARGS]
+                  [--stdin-pipe] [--stats-lines N] [--needs-hook NAME] -- PROGRAM [ARGS]
 
 Three runs, each in its own process group with a time limit:
   1. native, stdin/stdout/stderr are pipes the harness created;
@@ -22,6 +22,8 @@ Without --stdin-pipe the harness closes its end of the stdin pipe at once (a rea
 with it, the harness keeps the write end open until the program exits (a read would block).
 
 Exit status 0 and one line "ok: PROGRAM" when everything agrees, 1 and a report otherwise.
+With --needs-hook NAME, a library that does not define NAME (nm -D) skips the test (exit 77):
+for programs whose green run needs another family made green first.
 """
 
 import argparse
@@ -225,6 +227,8 @@ def main():
                     help="keep the stdin pipe's write end open while the program runs")
     ap.add_argument("--stats-lines", type=int, default=1, metavar="N",
                     help="stats lines the green run prints (forked children's included)")
+    ap.add_argument("--needs-hook", action="append", default=[], metavar="NAME",
+                    help="skip (exit 77) unless the library defines NAME")
     ap.add_argument("command", nargs=argparse.REMAINDER)
     args = ap.parse_args()
     cmd = args.command
@@ -243,6 +247,13 @@ def main():
         print("FAIL: %s: library not found: %s" % (cmd[0], lib))
         return 1
     name = " ".join(cmd)
+    if args.needs_hook:
+        defined = subprocess.run(["nm", "-D", "--defined-only", lib], capture_output=True,
+                                 text=True, check=True).stdout.split()
+        missing = [h for h in args.needs_hook if h not in defined]
+        if missing:
+            print("skip: %s: the library does not hook %s yet" % (name, ", ".join(missing)))
+            return 77
 
     native_env = dict(os.environ)
     native_env.pop("GREEN_STATS", None)
