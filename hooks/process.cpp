@@ -1,8 +1,9 @@
 // fork, __fork, _Fork, vfork (vfork_x86_64_sysv_elf_gas.S), posix_spawn, posix_spawnp.
 //
-// In a forked child only the calling thread lives on, and the hub it inherited shares its epoll
-// sets with the parent's: the child drops it and makes a fresh one on its next blocking call
-// (fork's pthread_atfork handler, preload/init.cpp; _Fork runs no handlers, so its hook does it).
+// In a forked child only the calling thread lives on, and the hubs it inherited share their epoll
+// sets with the parent's: the child forgets them all and makes a fresh one on its next blocking
+// call (fork's pthread_atfork handlers, preload/init.cpp; _Fork runs no handlers, so its hook
+// does their work).
 // In the parent, a new child is announced to green threads waiting for "any child" (wait.cpp);
 // not by a vfork child, whose memory (and so the announcement) is its parent's.
 #include "child_watch.hpp"
@@ -34,10 +35,14 @@ GREEN_HOOK pid_t _Fork()
 {
     if (hooks::in_vfork_child())
         return GREEN_REAL(_Fork)();
+    hub::before_fork();
     pid_t pid = GREEN_REAL(_Fork)();
-    if (pid == 0)
-        hub::abandon_after_fork();
-    else if (pid > 0)
+    if (pid == 0) {
+        preload::forget_parent_hubs();
+        return 0;
+    }
+    hub::after_fork_in_parent();
+    if (pid > 0)
         child_watch::note_child_created();
     return pid;
 }

@@ -26,35 +26,27 @@ static_assert(alignof(green::barrier) <= alignof(pthread_barrier_t));
 GREEN_HOOK int pthread_barrier_init(pthread_barrier_t* b, const pthread_barrierattr_t* attr,
                                     unsigned count)
 {
-    real_objects::remove(b);
     if (count == 0 || count > unsigned(INT_MAX))
         return EINVAL;
     int shared = PTHREAD_PROCESS_PRIVATE;
     if (attr)
         pthread_barrierattr_getpshared(attr, &shared);
-    if (shared != PTHREAD_PROCESS_PRIVATE) {
-        int e = GREEN_REAL(pthread_barrier_init)(b, attr, count);
-        if (e == 0)
-            real_objects::add(b);
-        return e;
-    }
+    if (shared != PTHREAD_PROCESS_PRIVATE)
+        return GREEN_REAL(pthread_barrier_init)(b, attr, count);
     new (b) green::barrier(count);
     return 0;
 }
 
 GREEN_HOOK int pthread_barrier_destroy(pthread_barrier_t* b)
 {
-    if (real_objects::contains(b)) {
-        int e = GREEN_REAL(pthread_barrier_destroy)(b);
-        real_objects::remove(b);
-        return e;
-    }
+    if (real_objects::is_glibc(b))
+        return GREEN_REAL(pthread_barrier_destroy)(b);
     return 0;
 }
 
 GREEN_HOOK int pthread_barrier_wait(pthread_barrier_t* b)
 {
-    if (real_objects::contains(b))
+    if (real_objects::is_glibc(b))
         return GREEN_REAL(pthread_barrier_wait)(b);
     return reinterpret_cast<green::barrier*>(b)->wait() ? PTHREAD_BARRIER_SERIAL_THREAD : 0;
 }

@@ -25,6 +25,8 @@ struct green_cond {
     std::uint32_t monotonic;  // 0: CLOCK_REALTIME
 };
 static_assert(sizeof(green_cond) <= sizeof(pthread_cond_t));
+// glibc's __wrefs, whose bit 0 marks its process-shared condvars, lies past a green one.
+static_assert(sizeof(green_cond) <= offsetof(__pthread_cond_s, __wrefs));
 static_assert(alignof(green_cond) <= alignof(pthread_cond_t));
 
 green_cond& as_green(pthread_cond_t* c)
@@ -59,7 +61,7 @@ int wait(pthread_cond_t* c, pthread_mutex_t* m, std::uint64_t deadline)
 {
     hooks::cancel_point point;
     green_cond& g = as_green(c);
-    int e = real_objects::contains(m)
+    int e = real_objects::is_glibc(m)
                 ? g.cv.wait_with(&unlock_real_mutex, &lock_real_mutex, m, deadline)
                 : g.cv.wait(*reinterpret_cast<green::mutex*>(m), deadline);
     if (e == EINTR) {
@@ -78,20 +80,15 @@ bool valid_time(const timespec* t)
 
 GREEN_HOOK int pthread_cond_init(pthread_cond_t* c, const pthread_condattr_t* attr)
 {
-    real_objects::remove(c);
     int shared = PTHREAD_PROCESS_PRIVATE;
     clockid_t clock = CLOCK_REALTIME;
     if (attr) {
         pthread_condattr_getpshared(attr, &shared);
         pthread_condattr_getclock(attr, &clock);
     }
-    if (shared != PTHREAD_PROCESS_PRIVATE) {
-        int e = real_cond<int (*)(pthread_cond_t*, const pthread_condattr_t*)>(
+    if (shared != PTHREAD_PROCESS_PRIVATE)
+        return real_cond<int (*)(pthread_cond_t*, const pthread_condattr_t*)>(
             "pthread_cond_init")(c, attr);
-        if (e == 0)
-            real_objects::add(c);
-        return e;
-    }
     std::memset(static_cast<void*>(c), 0, sizeof *c);
     auto* g = new (c) green_cond();
     g->monotonic = clock == CLOCK_MONOTONIC;
@@ -100,31 +97,28 @@ GREEN_HOOK int pthread_cond_init(pthread_cond_t* c, const pthread_condattr_t* at
 
 GREEN_HOOK int pthread_cond_destroy(pthread_cond_t* c)
 {
-    if (real_objects::contains(c)) {
-        int e = real_cond<int (*)(pthread_cond_t*)>("pthread_cond_destroy")(c);
-        real_objects::remove(c);
-        return e;
-    }
+    if (real_objects::is_glibc(c))
+        return real_cond<int (*)(pthread_cond_t*)>("pthread_cond_destroy")(c);
     return 0;
 }
 
 GREEN_HOOK int pthread_cond_signal(pthread_cond_t* c)
 {
-    if (real_objects::contains(c))
+    if (real_objects::is_glibc(c))
         return real_cond<int (*)(pthread_cond_t*)>("pthread_cond_signal")(c);
     return as_green(c).cv.signal();
 }
 
 GREEN_HOOK int pthread_cond_broadcast(pthread_cond_t* c)
 {
-    if (real_objects::contains(c))
+    if (real_objects::is_glibc(c))
         return real_cond<int (*)(pthread_cond_t*)>("pthread_cond_broadcast")(c);
     return as_green(c).cv.broadcast();
 }
 
 GREEN_HOOK int pthread_cond_wait(pthread_cond_t* c, pthread_mutex_t* m)
 {
-    if (real_objects::contains(c))
+    if (real_objects::is_glibc(c))
         return real_cond<cond_wait_fn>("pthread_cond_wait")(c, m);
     return wait(c, m, no_deadline);
 }
@@ -132,7 +126,7 @@ GREEN_HOOK int pthread_cond_wait(pthread_cond_t* c, pthread_mutex_t* m)
 GREEN_HOOK int pthread_cond_timedwait(pthread_cond_t* c, pthread_mutex_t* m,
                                       const timespec* abstime)
 {
-    if (real_objects::contains(c))
+    if (real_objects::is_glibc(c))
         return real_cond<cond_timedwait_fn>("pthread_cond_timedwait")(c, m, abstime);
     if (!valid_time(abstime))
         return EINVAL;
@@ -143,7 +137,7 @@ GREEN_HOOK int pthread_cond_timedwait(pthread_cond_t* c, pthread_mutex_t* m,
 GREEN_HOOK int pthread_cond_clockwait(pthread_cond_t* c, pthread_mutex_t* m, clockid_t clock,
                                       const timespec* abstime)
 {
-    if (real_objects::contains(c))
+    if (real_objects::is_glibc(c))
         return GREEN_REAL(pthread_cond_clockwait)(c, m, clock, abstime);
     if (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC)
         return EINVAL;

@@ -55,7 +55,6 @@ int lock_real(pthread_mutex_t* m, std::uint64_t deadline)
 
 GREEN_HOOK int pthread_mutex_init(pthread_mutex_t* m, const pthread_mutexattr_t* attr)
 {
-    real_objects::remove(m);
     int type = PTHREAD_MUTEX_DEFAULT;
     if (attr) {
         int shared = PTHREAD_PROCESS_PRIVATE, robust = PTHREAD_MUTEX_STALLED,
@@ -65,12 +64,8 @@ GREEN_HOOK int pthread_mutex_init(pthread_mutex_t* m, const pthread_mutexattr_t*
         pthread_mutexattr_getrobust(attr, &robust);
         pthread_mutexattr_getprotocol(attr, &protocol);
         if (shared != PTHREAD_PROCESS_PRIVATE || robust != PTHREAD_MUTEX_STALLED ||
-            protocol != PTHREAD_PRIO_NONE) {
-            int e = GREEN_REAL(pthread_mutex_init)(m, attr);
-            if (e == 0)
-                real_objects::add(m);
-            return e;
-        }
+            protocol != PTHREAD_PRIO_NONE)
+            return GREEN_REAL(pthread_mutex_init)(m, attr);
     }
     std::memset(static_cast<void*>(m), 0, sizeof *m);
     new (m) green::mutex(green::mutex::kind(type));
@@ -79,39 +74,35 @@ GREEN_HOOK int pthread_mutex_init(pthread_mutex_t* m, const pthread_mutexattr_t*
 
 GREEN_HOOK int pthread_mutex_destroy(pthread_mutex_t* m)
 {
-    if (real_objects::contains(m)) {
-        int e = GREEN_REAL(pthread_mutex_destroy)(m);
-        if (e == 0)
-            real_objects::remove(m);
-        return e;
-    }
+    if (real_objects::is_glibc(m))
+        return GREEN_REAL(pthread_mutex_destroy)(m);
     return as_green(m).locked() ? EBUSY : 0;
 }
 
 GREEN_HOOK int pthread_mutex_lock(pthread_mutex_t* m)
 {
-    if (real_objects::contains(m)) [[unlikely]]
+    if (real_objects::is_glibc(m)) [[unlikely]]
         return hooks::green_caller() ? lock_real(m, no_deadline) : GREEN_REAL(pthread_mutex_lock)(m);
     return as_green(m).lock();
 }
 
 GREEN_HOOK int pthread_mutex_trylock(pthread_mutex_t* m)
 {
-    if (real_objects::contains(m)) [[unlikely]]
+    if (real_objects::is_glibc(m)) [[unlikely]]
         return GREEN_REAL(pthread_mutex_trylock)(m);
     return as_green(m).try_lock();
 }
 
 GREEN_HOOK int pthread_mutex_unlock(pthread_mutex_t* m)
 {
-    if (real_objects::contains(m)) [[unlikely]]
+    if (real_objects::is_glibc(m)) [[unlikely]]
         return GREEN_REAL(pthread_mutex_unlock)(m);
     return as_green(m).unlock();
 }
 
 GREEN_HOOK int pthread_mutex_timedlock(pthread_mutex_t* m, const timespec* abstime)
 {
-    if (real_objects::contains(m)) {
+    if (real_objects::is_glibc(m)) {
         if (!hooks::green_caller())
             return GREEN_REAL(pthread_mutex_timedlock)(m, abstime);
         if (!valid_time(abstime))
@@ -124,7 +115,7 @@ GREEN_HOOK int pthread_mutex_timedlock(pthread_mutex_t* m, const timespec* absti
 GREEN_HOOK int pthread_mutex_clocklock(pthread_mutex_t* m, clockid_t clock,
                                        const timespec* abstime)
 {
-    if (real_objects::contains(m)) {
+    if (real_objects::is_glibc(m)) {
         if (!hooks::green_caller())
             return GREEN_REAL(pthread_mutex_clocklock)(m, clock, abstime);
         if (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC)
@@ -140,21 +131,21 @@ GREEN_HOOK int pthread_mutex_clocklock(pthread_mutex_t* m, clockid_t clock,
 
 GREEN_HOOK int pthread_mutex_consistent(pthread_mutex_t* m)
 {
-    if (real_objects::contains(m))
+    if (real_objects::is_glibc(m))
         return GREEN_REAL(pthread_mutex_consistent)(m);
     return EINVAL;  // not a robust mutex
 }
 
 GREEN_HOOK int pthread_mutex_getprioceiling(const pthread_mutex_t* m, int* ceiling)
 {
-    if (real_objects::contains(m))
+    if (real_objects::is_glibc(m))
         return GREEN_REAL(pthread_mutex_getprioceiling)(m, ceiling);
     return EINVAL;  // not a priority-protect mutex
 }
 
 GREEN_HOOK int pthread_mutex_setprioceiling(pthread_mutex_t* m, int ceiling, int* old)
 {
-    if (real_objects::contains(m))
+    if (real_objects::is_glibc(m))
         return GREEN_REAL(pthread_mutex_setprioceiling)(m, ceiling, old);
     return EINVAL;
 }

@@ -52,19 +52,14 @@ int timed(pthread_rwlock_t* l, clockid_t clock, const timespec* abstime, bool wr
 
 GREEN_HOOK int pthread_rwlock_init(pthread_rwlock_t* l, const pthread_rwlockattr_t* attr)
 {
-    real_objects::remove(l);
     int shared = PTHREAD_PROCESS_PRIVATE;
     int kind = PTHREAD_RWLOCK_DEFAULT_NP;
     if (attr) {
         pthread_rwlockattr_getpshared(attr, &shared);
         pthread_rwlockattr_getkind_np(attr, &kind);
     }
-    if (shared != PTHREAD_PROCESS_PRIVATE) {
-        int e = GREEN_REAL(pthread_rwlock_init)(l, attr);
-        if (e == 0)
-            real_objects::add(l);
-        return e;
-    }
+    if (shared != PTHREAD_PROCESS_PRIVATE)
+        return GREEN_REAL(pthread_rwlock_init)(l, attr);
     std::memset(static_cast<void*>(l), 0, sizeof *l);
     new (l) green::rwlock(kind == PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP
                               ? green::rwlock::preference::writer
@@ -74,24 +69,21 @@ GREEN_HOOK int pthread_rwlock_init(pthread_rwlock_t* l, const pthread_rwlockattr
 
 GREEN_HOOK int pthread_rwlock_destroy(pthread_rwlock_t* l)
 {
-    if (real_objects::contains(l)) {
-        int e = GREEN_REAL(pthread_rwlock_destroy)(l);
-        real_objects::remove(l);
-        return e;
-    }
+    if (real_objects::is_glibc(l))
+        return GREEN_REAL(pthread_rwlock_destroy)(l);
     return 0;
 }
 
 GREEN_HOOK int pthread_rwlock_rdlock(pthread_rwlock_t* l)
 {
-    if (real_objects::contains(l))
+    if (real_objects::is_glibc(l))
         return GREEN_REAL(pthread_rwlock_rdlock)(l);
     return as_green(l).rdlock();
 }
 
 GREEN_HOOK int pthread_rwlock_tryrdlock(pthread_rwlock_t* l)
 {
-    if (real_objects::contains(l))
+    if (real_objects::is_glibc(l))
         return GREEN_REAL(pthread_rwlock_tryrdlock)(l);
     int e = as_green(l).try_rdlock();
     return e == EDEADLK ? EBUSY : e;  // glibc: the try forms never report a deadlock
@@ -99,7 +91,7 @@ GREEN_HOOK int pthread_rwlock_tryrdlock(pthread_rwlock_t* l)
 
 GREEN_HOOK int pthread_rwlock_timedrdlock(pthread_rwlock_t* l, const timespec* abstime)
 {
-    if (real_objects::contains(l))
+    if (real_objects::is_glibc(l))
         return GREEN_REAL(pthread_rwlock_timedrdlock)(l, abstime);
     return timed(l, CLOCK_REALTIME, abstime, false);
 }
@@ -107,7 +99,7 @@ GREEN_HOOK int pthread_rwlock_timedrdlock(pthread_rwlock_t* l, const timespec* a
 GREEN_HOOK int pthread_rwlock_clockrdlock(pthread_rwlock_t* l, clockid_t clock,
                                           const timespec* abstime)
 {
-    if (real_objects::contains(l))
+    if (real_objects::is_glibc(l))
         return GREEN_REAL(pthread_rwlock_clockrdlock)(l, clock, abstime);
     if (!valid_clock(clock))
         return EINVAL;
@@ -116,14 +108,14 @@ GREEN_HOOK int pthread_rwlock_clockrdlock(pthread_rwlock_t* l, clockid_t clock,
 
 GREEN_HOOK int pthread_rwlock_wrlock(pthread_rwlock_t* l)
 {
-    if (real_objects::contains(l))
+    if (real_objects::is_glibc(l))
         return GREEN_REAL(pthread_rwlock_wrlock)(l);
     return as_green(l).wrlock();
 }
 
 GREEN_HOOK int pthread_rwlock_trywrlock(pthread_rwlock_t* l)
 {
-    if (real_objects::contains(l))
+    if (real_objects::is_glibc(l))
         return GREEN_REAL(pthread_rwlock_trywrlock)(l);
     int e = as_green(l).try_wrlock();
     return e == EDEADLK ? EBUSY : e;
@@ -131,7 +123,7 @@ GREEN_HOOK int pthread_rwlock_trywrlock(pthread_rwlock_t* l)
 
 GREEN_HOOK int pthread_rwlock_timedwrlock(pthread_rwlock_t* l, const timespec* abstime)
 {
-    if (real_objects::contains(l))
+    if (real_objects::is_glibc(l))
         return GREEN_REAL(pthread_rwlock_timedwrlock)(l, abstime);
     return timed(l, CLOCK_REALTIME, abstime, true);
 }
@@ -139,7 +131,7 @@ GREEN_HOOK int pthread_rwlock_timedwrlock(pthread_rwlock_t* l, const timespec* a
 GREEN_HOOK int pthread_rwlock_clockwrlock(pthread_rwlock_t* l, clockid_t clock,
                                           const timespec* abstime)
 {
-    if (real_objects::contains(l))
+    if (real_objects::is_glibc(l))
         return GREEN_REAL(pthread_rwlock_clockwrlock)(l, clock, abstime);
     if (!valid_clock(clock))
         return EINVAL;
@@ -148,7 +140,7 @@ GREEN_HOOK int pthread_rwlock_clockwrlock(pthread_rwlock_t* l, clockid_t clock,
 
 GREEN_HOOK int pthread_rwlock_unlock(pthread_rwlock_t* l)
 {
-    if (real_objects::contains(l))
+    if (real_objects::is_glibc(l))
         return GREEN_REAL(pthread_rwlock_unlock)(l);
     return as_green(l).unlock();
 }

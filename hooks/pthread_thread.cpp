@@ -18,6 +18,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <sys/prctl.h>
+#include <sys/single_threaded.h>
 #include <unistd.h>
 
 using namespace green;
@@ -129,6 +130,11 @@ GREEN_HOOK int pthread_create(pthread_t* out, const pthread_attr_t* attr,
     green_thread* t = green_thread::create(*h, start, arg, o, error);
     if (!t)
         return error;
+    // As glibc's first pthread_create does: libstdc++ reads this to decide whether a thread
+    // reaching a function-local static under construction waits (or takes it for recursion
+    // and throws) and whether shared_ptr counts need atomic operations.
+    if (__libc_single_threaded)
+        __libc_single_threaded = 0;
     t->os_tid = self ? self->os_tid : os_tid();
     *out = reinterpret_cast<pthread_t>(t);
     return 0;

@@ -7,8 +7,6 @@
 #include "sync.hpp"
 
 #include <cerrno>
-#include <cstdarg>
-#include <fcntl.h>
 #include <new>
 #include <semaphore.h>
 
@@ -61,56 +59,24 @@ int wait_real(sem_t* s, std::uint64_t deadline)
 
 GREEN_HOOK int sem_init(sem_t* s, int shared, unsigned value)
 {
-    real_objects::remove(s);
     if (value > green::semaphore::max_value)
         return fail(EINVAL);
-    if (shared) {
-        int r = GREEN_REAL(sem_init)(s, shared, value);
-        if (r == 0)
-            real_objects::add(s);
-        return r;
-    }
+    if (shared)
+        return GREEN_REAL(sem_init)(s, shared, value);
     new (s) green::semaphore(value);
     return 0;
 }
 
 GREEN_HOOK int sem_destroy(sem_t* s)
 {
-    if (real_objects::contains(s)) {
-        int r = GREEN_REAL(sem_destroy)(s);
-        real_objects::remove(s);
-        return r;
-    }
+    if (real_objects::is_glibc(s))
+        return GREEN_REAL(sem_destroy)(s);
     return 0;
-}
-
-GREEN_HOOK sem_t* sem_open(const char* name, int flags, ...)
-{
-    mode_t mode = 0;
-    unsigned value = 0;
-    if (flags & O_CREAT) {
-        va_list args;
-        va_start(args, flags);
-        mode = va_arg(args, mode_t);
-        value = va_arg(args, unsigned);
-        va_end(args);
-    }
-    sem_t* s = GREEN_REAL(sem_open)(name, flags, mode, value);
-    if (s != SEM_FAILED)
-        real_objects::add(s);
-    return s;
-}
-
-GREEN_HOOK int sem_close(sem_t* s)
-{
-    // The address stays on the list: glibc hands the same mapping out again when the name is
-    // reopened, and an object sem_init later sets up at that address is taken off it then.
-    return GREEN_REAL(sem_close)(s);
 }
 
 GREEN_HOOK int sem_post(sem_t* s)
 {
-    if (real_objects::contains(s))
+    if (real_objects::is_glibc(s))
         return GREEN_REAL(sem_post)(s);
     int e = as_green(s).post();
     return e ? fail(e) : 0;
@@ -118,14 +84,14 @@ GREEN_HOOK int sem_post(sem_t* s)
 
 GREEN_HOOK int sem_wait(sem_t* s)
 {
-    if (real_objects::contains(s))
+    if (real_objects::is_glibc(s))
         return hooks::green_caller() ? wait_real(s, no_deadline) : GREEN_REAL(sem_wait)(s);
     return wait(s, no_deadline);
 }
 
 GREEN_HOOK int sem_trywait(sem_t* s)
 {
-    if (real_objects::contains(s))
+    if (real_objects::is_glibc(s))
         return GREEN_REAL(sem_trywait)(s);
     int e = as_green(s).try_wait();
     return e ? fail(e) : 0;
@@ -133,7 +99,7 @@ GREEN_HOOK int sem_trywait(sem_t* s)
 
 GREEN_HOOK int sem_timedwait(sem_t* s, const timespec* abstime)
 {
-    bool real = real_objects::contains(s);
+    bool real = real_objects::is_glibc(s);
     if (real && !hooks::green_caller())
         return GREEN_REAL(sem_timedwait)(s, abstime);
     if (!valid_time(abstime))
@@ -144,7 +110,7 @@ GREEN_HOOK int sem_timedwait(sem_t* s, const timespec* abstime)
 
 GREEN_HOOK int sem_clockwait(sem_t* s, clockid_t clock, const timespec* abstime)
 {
-    bool real = real_objects::contains(s);
+    bool real = real_objects::is_glibc(s);
     if (real && !hooks::green_caller())
         return GREEN_REAL(sem_clockwait)(s, clock, abstime);
     if (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC)
@@ -157,7 +123,7 @@ GREEN_HOOK int sem_clockwait(sem_t* s, clockid_t clock, const timespec* abstime)
 
 GREEN_HOOK int sem_getvalue(sem_t* s, int* value)
 {
-    if (real_objects::contains(s))
+    if (real_objects::is_glibc(s))
         return GREEN_REAL(sem_getvalue)(s, value);
     *value = int(as_green(s).value());
     return 0;

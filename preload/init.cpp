@@ -9,6 +9,7 @@
 #include "resolver.hpp"
 #include "signals.hpp"
 #include "tcb.hpp"
+#include "thread.hpp"
 
 #include <cinttypes>
 #include <cstdio>
@@ -61,12 +62,10 @@ void initialise()
     resolver = c.resolver;
     if (c.dns_servers && !resolver::configure({c.dns_servers}))
         reject("GREEN_DNS_SERVERS", c.dns_servers, "c-ares does not accept this server list");
-    // Only the forking thread lives on in a child, and the hub it inherited shares its epoll
-    // sets with the parent's: the child makes its own on first need.
-    pthread_atfork(nullptr, nullptr, [] {
-        resolver::abandon_after_fork();
-        hub::abandon_after_fork();
-    });
+    // Only the forking thread lives on in a child, and the hubs it inherited share their
+    // epoll sets with the parent's: the child forgets them all and makes its own on first
+    // need (hub.hpp). Registered first, so that this prepare handler runs last.
+    pthread_atfork(&hub::before_fork, &hub::after_fork_in_parent, &forget_parent_hubs);
     if (c.stats) {
         stats_fd = fd_table::adopt_runtime_fd(fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 0));
         fd_table::track_runtime_fd_slot(&stats_fd);
@@ -75,6 +74,15 @@ void initialise()
 }
 
 }  // namespace
+
+void forget_parent_hubs()
+{
+    hub::abandon_after_fork();
+    resolver::abandon_after_fork();
+    // A green thread that forked is the child's thread now, on an OS thread of a new id.
+    if (green_thread* t = green_thread::current())
+        t->os_tid = int(syscall(SYS_gettid));
+}
 
 bool native_threads = false;
 

@@ -13,6 +13,10 @@ constexpr int init_done = 2;
 
 void ensure_init();
 
+// In the child of fork: forgets the parent's hubs and resolver channels (pthread_atfork's child
+// handler; _Fork, which runs no handlers, has its hook call it).
+void forget_parent_hubs();
+
 // GREEN_THREADS=native: pthread_create makes OS threads. Set once, during start-up.
 extern bool native_threads;
 // GREEN_RESOLVER, as validated at start.

@@ -667,4 +667,30 @@ void forget_hub(hub* owner)
     }
 }
 
+void forget_every_hub_after_fork()
+{
+    slots_lock.release_after_fork();
+    for (auto& chunk : chunks) {
+        fd_slot* c = chunk.load(std::memory_order_relaxed);
+        if (!c)
+            continue;
+        for (int i = 0; i < chunk_size; ++i) {
+            fd_slot& s = c[i];
+            s.lock.release_after_fork();
+            // Written only where something is to be dropped: the table's pages stay shared
+            // with the parent's until either side changes them.
+            bool registered = false;
+            for (hub* p : s.pollers)
+                registered |= p != nullptr;
+            if (!registered && !s.waiters)
+                continue;
+            for (hub*& p : s.pollers)
+                p = nullptr;
+            s.waiters = nullptr;
+            // The fd is registered with no hub now: a hub of the child's registers it anew.
+            // Events still queued in an inherited epoll set are never read (it is not polled).
+        }
+    }
+}
+
 }  // namespace green::fd_table

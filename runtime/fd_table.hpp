@@ -168,5 +168,11 @@ void dispatch(std::uint64_t token, std::uint32_t events);
 // Drops every registration with `owner`'s poller (the hub is going away).
 void forget_hub(hub* owner);
 
+// In the child of fork, before anything else of the table is used: every registration and
+// every waiter belongs to a hub of the parent's. Forgets them all without telling the pollers
+// (their epoll sets are the parent's too, and its threads still wait on those fds), and frees
+// the locks that threads absent from the child may have held.
+void forget_every_hub_after_fork();
+
 }  // namespace fd_table
 }  // namespace green

@@ -88,6 +88,11 @@ struct hub_teardown {
 };
 thread_local hub_teardown teardown_at_thread_exit;
 
+// The list of every hub (hub::next_hub_). Held across fork by hub::before_fork, so that the
+// child never sees it half-changed.
+spinlock hubs_lock;
+hub* all_hubs = nullptr;
+
 }  // namespace
 
 hub* hub::for_this_thread()
@@ -106,6 +111,13 @@ hub* hub::for_this_thread()
         errno = saved;
         return nullptr;
     }
+    {
+        spinlock_guard g(hubs_lock);
+        h->next_hub_ = all_hubs;
+        if (all_hubs)
+            all_hubs->prev_hub_ = h;
+        all_hubs = h;
+    }
     tls.home = h;
     tls.running = h->root_;
     (void)&teardown_at_thread_exit;  // constructs it, registering its destructor
@@ -113,25 +125,48 @@ hub* hub::for_this_thread()
     return h;
 }
 
+void hub::before_fork()
+{
+    hubs_lock.lock();
+}
+
+void hub::after_fork_in_parent()
+{
+    hubs_lock.unlock();
+}
+
 void hub::abandon_after_fork()
 {
-    hub* h = tls.home;
-    if (!h)
-        return;
     internal_scope scope;
-    // The registrations live in the parent's epoll set too; the child forgets them, and its
-    // next wait on each fd registers it with the new hub.
-    fd_table::forget_hub(h);
-    for (int fd : {h->poller_fd_, h->wakeup_fd_, h->timers_.fd(), h->loop_.backend_fd})
-        fd_table::release_runtime_fd(fd);
-    // libuv's own eventfd and signal pipe of the loop: closed too, they are the child's copies.
-    fd_table::release_runtime_fd(h->loop_.async_io_watcher.fd);
-    fd_table::release_runtime_fd(h->loop_.signal_pipefd[0]);
-    fd_table::release_runtime_fd(h->loop_.signal_pipefd[1]);
-    h->track_fd_slots(false);
-    // The hub object is left as it is (its loop refers to closed fds and is never run again).
+    // The threads that held the fd table's locks or waited on its fds are gone; the parent's
+    // epoll sets keep their registrations.
+    fd_table::forget_every_hub_after_fork();
+    for (hub* h = all_hubs; h; h = h->next_hub_)
+        h->abandon();
+    all_hubs = nullptr;
+    // Taken by before_fork in the parent, or by a thread that the child does not have (a fork
+    // that ran no pthread_atfork handlers): either way nobody in the child holds it.
+    hubs_lock.release_after_fork();
+    // The flow that forked is the child's only one. A green thread keeps its identity (its
+    // pthread_t, keys, owned mutexes); it has no hub until it blocks (hub::init adopts it).
+    fiber* f = tls.running;
     tls.home = nullptr;
-    tls.running = nullptr;
+    if (f && (f->is_hub || f->is_root))
+        tls.running = nullptr;
+}
+
+void hub::abandon()
+{
+    abandoned_ = true;
+    track_fd_slots(false);
+    // The child's copies of the hub's fds, libuv's own among them; the parent's stay open.
+    for (int* slot : {&poller_fd_, &wakeup_fd_, timers_.fd_slot(), &loop_.backend_fd,
+                      &loop_.async_io_watcher.fd, &loop_.signal_pipefd[0],
+                      &loop_.signal_pipefd[1]}) {
+        fd_table::release_runtime_fd(*slot);
+        *slot = -1;
+    }
+    // The hub object stays as it is: its loop and fibers are never run again.
 }
 
 bool hub::init()
@@ -180,17 +215,28 @@ bool hub::init()
         return false;
     hub_fiber_.ctx = make_context(hub_fiber_.stk.top, &hub::hub_main, this);
 
-    root_ = new (std::nothrow) fiber();
-    if (!root_)
-        return false;
-    root_->is_root = true;
-    root_->home = this;
-    root_->tp = os_tp_;
-    root_->ts = &tls;
-    root_->id = next_fiber_id_++;
-    root_->state = fiber_state::running;
-    describe_thread_stack(root_->stk);
-    live_fibers_ = 1;
+    if (tls.running) {
+        // A green thread that forked, now the only thread of the child: it stays the thread it
+        // was and becomes this hub's root (without is_root: its owner id must not change).
+        root_ = tls.running;
+        root_->home = this;
+        root_->tp = os_tp_;  // its own TCB, the child's only thread's now
+        root_->ts = &tls;
+        root_->state = fiber_state::running;
+        live_fibers_ = 1;
+    } else {
+        root_ = new (std::nothrow) fiber();
+        if (!root_)
+            return false;
+        root_->is_root = true;
+        root_->home = this;
+        root_->tp = os_tp_;
+        root_->ts = &tls;
+        root_->id = next_fiber_id_++;
+        root_->state = fiber_state::running;
+        describe_thread_stack(root_->stk);
+        live_fibers_ = 1;
+    }
 
     ensure_overflow_stack_for_this_thread();
     track_fd_slots(true);
@@ -228,7 +274,14 @@ hub::~hub()
     fd_table::release_runtime_fd(wakeup_fd_);
     if (hub_fiber_.stk.mapping)
         release_stack(hub_fiber_.stk);
-    delete root_;
+    if (root_ && root_->is_root)
+        delete root_;
+    spinlock_guard g(hubs_lock);
+    if (prev_hub_ || all_hubs == this) {
+        (prev_hub_ ? prev_hub_->next_hub_ : all_hubs) = next_hub_;
+        if (next_hub_)
+            next_hub_->prev_hub_ = prev_hub_;
+    }
 }
 
 void hub::destroy_for_this_thread()
@@ -357,7 +410,25 @@ void hub::fiber_main(void* arg, void* transfer)
     else
         errno = 0;     // a new thread's errno; the TCB is shared
     f->entry(f->arg);
+    if (f->home->abandoned_ || f == f->home->root_)
+        end_forked_thread();
     f->home->finish_running();
+}
+
+void hub::end_forked_thread()
+{
+    // The green thread that forked this child has ended; its thread-specific destructors have
+    // run. Threads it made since carry on, as after pthread_exit in main: its hub moves to a
+    // new OS thread, which ends the process when the last of them ends. With none left, the
+    // child ends as at the end of its last thread: exit(0), atexit handlers and stdio
+    // flushing included.
+    hub* h = tls.home;
+    if (h && h->live_fibers_ > 1 && h->hand_over_to_new_thread()) {
+        // Only this OS thread ends; it runs on the ended thread's stack, so glibc's own
+        // pthread_exit, which unwinds, cannot end it (README).
+        syscall(SYS_exit, 0);
+    }
+    std::exit(0);
 }
 
 void hub::finish_running()
@@ -487,10 +558,12 @@ wake_reason hub::sleep_until(std::uint64_t deadline, interrupt_mode mode)
 
 bool hub::try_wake(fiber* f, wake_reason reason)
 {
+    hub* h = f->home;
+    if (h->abandoned_) [[unlikely]]
+        return false;  // a thread of the parent's, absent from this fork child
     int expected = int(wake_reason::waiting);
     if (!f->wake.compare_exchange_strong(expected, int(reason), std::memory_order_acq_rel))
         return false;
-    hub* h = f->home;
     if (tls.home == h)
         h->make_ready(f);
     else

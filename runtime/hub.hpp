@@ -41,9 +41,17 @@ public:
     // exits, so a program that runs many short threads does not leak the hubs' fds.
     static void destroy_for_this_thread();
 
-    // In the child of fork(): the inherited hub shares its epoll sets with the parent's, so
-    // it must never poll. Closes the child's copies of its fds and forgets it; the next
-    // blocking call makes a fresh hub. (Only the forking thread survives a fork.)
+    // Around fork(): before_fork holds the list of hubs still while the process is copied,
+    // after_fork_in_parent lets it go again, and abandon_after_fork, in the child, forgets
+    // every hub the parent had. Only the forking thread lives on in a child, and every hub it
+    // inherited shares its epoll sets with the parent's: none may poll, and no registration
+    // may be dropped from them (the parent's threads still wait on those fds). So the child
+    // forgets each hub's registrations and waiters without touching its epoll set, closes its
+    // copies of the hubs' fds, and makes a fresh hub on its next blocking call. A green thread
+    // that forked lives on as the child's only thread: the fresh hub adopts it as its root,
+    // and when it ends, the child ends with status 0, as after the end of its last thread.
+    static void before_fork();
+    static void after_fork_in_parent();
     static void abandon_after_fork();
 
     // For the root flow of the calling thread, which is about to end (pthread_exit in main
@@ -107,6 +115,9 @@ private:
     static void hub_main(void* arg, void* transfer);
     static void fiber_main(void* arg, void* transfer);
     [[noreturn]] void finish_running();
+    // The green thread that forked a child ends there (abandon_after_fork).
+    [[noreturn]] static void end_forked_thread();
+    void abandon();
 
     static void* run_handed_over(void* arg);
 
@@ -165,6 +176,13 @@ private:
     std::atomic<bool> wakeup_signalled_{false};
     std::atomic<unsigned> pending_signals_{0};          // handlers without SA_RESTART
     std::atomic<unsigned> pending_restart_signals_{0};  // handlers with SA_RESTART
+
+    // Every hub of the process, linked under a lock of the list's own (hub.cpp), so that the
+    // child of a fork can forget them all. A forgotten hub never runs again: its fibers are
+    // threads of the parent's, absent from the child, and waking one does nothing.
+    hub* prev_hub_ = nullptr;
+    hub* next_hub_ = nullptr;
+    bool abandoned_ = false;
 };
 
 // Counters for GREEN_STATS; relaxed, summed over all hubs. Counting is an atomic add (~6 ns,

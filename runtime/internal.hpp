@@ -101,6 +101,13 @@ public:
         }
     }
     void unlock() { flag_.store(false, std::memory_order_release); }
+    // In the child of fork, whose only thread is the one that forked: a holder other than the
+    // caller no longer exists. Writes only a lock that is held (the page stays shared).
+    void release_after_fork()
+    {
+        if (flag_.load(std::memory_order_relaxed))
+            flag_.store(false, std::memory_order_relaxed);
+    }
 
 private:
     std::atomic<bool> flag_{false};

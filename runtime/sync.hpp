@@ -12,7 +12,10 @@
 //
 // The all-zero bytes of a mutex, condvar or rwlock are a valid default object (a normal mutex,
 // a writer-preferring rwlock), as PTHREAD_*_INITIALIZER are, and each fits in the pthread type
-// it stands for, so a hook may keep one inside the program's object.
+// it stands for, so a hook may keep one inside the program's object. Each is also laid out so
+// that one word tells it from an object of that type glibc set up (a process-shared one, which
+// may come from another process): the word glibc keeps its process-shared mark in holds, in a
+// green object, a value glibc never writes there (see each class).
 #pragma once
 
 #include "internal.hpp"
@@ -69,7 +72,8 @@ private:
     bool tracks_owner() const { return kind_ == kind::recursive || kind_ == kind::error_check; }
 
     // Laid out like glibc's pthread_mutex_t where it matters: word at 0, kind at 16, and 0 in
-    // every field of a fresh mutex.
+    // every field of a fresh mutex. The kind is 0-3; glibc's __kind there has more bits set
+    // in the mutexes it sets up: 128 process-shared (robust ones too), 32/64 priority protocol.
     // 0: free; 1: held; 2: held, and the queue may be non-empty. The queue is non-empty only
     // while the word is 2, which is what makes FIFO hand-over work: unlock sees 2 and hands over.
     std::atomic<std::uint32_t> word_{0};
@@ -170,13 +174,16 @@ private:
     waiter* grant_locked();
     void hand_over(waiter* chain);
 
+    // Laid out around glibc's pthread_rwlock_t: offset 28, where glibc keeps __shared (1 in a
+    // process-shared lock), is always 0 here; the preference is at 48, as glibc's __flags.
+    std::uint64_t writer_owner_ = 0;     // 0
+    waiter_list waiting_readers_;        // 8; tag 0
+    std::uint32_t readers_ = 0;          // 24; read locks held
+    std::uint32_t glibc_shared_ = 0;     // 28
+    waiter_list waiting_writers_;        // 32; tag: the writer's owner id
+    preference pref_ = preference::reader;  // 48
     spinlock lock_;
     bool writer_ = false;
-    std::uint32_t readers_ = 0;          // read locks held
-    std::uint64_t writer_owner_ = 0;
-    waiter_list waiting_readers_;        // tag 0
-    waiter_list waiting_writers_;        // tag: the writer's owner id
-    preference pref_ = preference::reader;
 };
 
 // A counting semaphore. post hands a unit straight to the longest waiter if there is one.
@@ -185,6 +192,9 @@ private:
 class semaphore {
 public:
     static constexpr std::uint32_t max_value = INT_MAX;  // SEM_VALUE_MAX
+    // At offset 8, where every semaphore glibc sets up has its futex flag (0 for a named or
+    // process-shared one, 128 otherwise).
+    static constexpr std::uint32_t signature = 0x6e657267;  // "gren"
 
     explicit semaphore(std::uint32_t initial = 0) : value_(initial) {}
     semaphore(const semaphore&) = delete;
@@ -200,9 +210,10 @@ public:
 private:
     bool try_take();
 
-    std::atomic<std::uint32_t> value_;
-    spinlock lock_;
-    waiter_list waiters_;
+    std::atomic<std::uint32_t> value_;  // 0
+    spinlock lock_;                     // 4
+    std::uint32_t signature_ = signature;  // 8
+    waiter_list waiters_;               // 16
 };
 
 // A reusable barrier for `count` flows. A round ends when the count-th flow arrives; it is the
@@ -216,11 +227,16 @@ public:
 
     bool wait();
 
+    // At offset 12, where every barrier glibc sets up has its futex flag (0 for a
+    // process-shared one, 128 otherwise).
+    static constexpr std::uint32_t signature = 0x6e657267;  // "gren"
+
 private:
-    spinlock lock_;
-    unsigned count_;
-    unsigned arrived_ = 0;
-    waiter_list waiters_;
+    spinlock lock_;                        // 0
+    unsigned count_;                       // 4
+    unsigned arrived_ = 0;                 // 8
+    std::uint32_t signature_ = signature;  // 12
+    waiter_list waiters_;                  // 16
 };
 
 }  // namespace green

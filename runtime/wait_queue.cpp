@@ -101,8 +101,10 @@ wait_result block_native(spinlock& lock, waiter_list& list, waiter& w, std::uint
 
 waiter::waiter()
 {
+    // A green thread that forked has no hub in the child until it blocks on something else;
+    // until then it is the child's only flow, and sleeps on the futex as a thread would.
     fiber* f = tls.running;
-    if (f && !f->is_hub)
+    if (f && !f->is_hub && tls.home)
         green = f;
 }
 

@@ -11,6 +11,7 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <vector>
 
@@ -542,4 +543,59 @@ TEST_CASE("a multi-fd wait watches an fd the table wrongly took for a file", "[f
         fd_table::note_close(fd);
         close(fd);
     }
+}
+
+TEST_CASE("a fork child that forgets the hubs and closes an fd leaves the parent's waiters", "[fd][fork]")
+{
+    // Thread B waits on the fd with a hub of its own, as does this thread. The child forgets
+    // every hub (it shares their epoll sets with the parent) and closes the fd: B must still
+    // be woken by the data written after the child has gone.
+    int sv[2];
+    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    fd_table::note_open(sv[0], socket_info());
+    hub::for_this_thread();
+    green::fd_info info = fd_table::lookup(sv[0]);
+    fd_table::wait(sv[0], info.generation, EPOLLIN, green::now_ns() + 1000000u,
+                   green::interrupt_mode::never);  // times out: registered with this hub
+    std::atomic<bool> parked{false};
+    char got = 0;
+    std::thread b([&] {
+        hub::for_this_thread();
+        parked = true;
+        char c = 0;
+        if (green_recv(sv[0], &c, 1) == 1)
+            got = c;
+        hub::destroy_for_this_thread();
+    });
+    while (!parked) {
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // let B park
+    hub::before_fork();
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        hub::abandon_after_fork();
+        fd_table::note_close(sv[0]);
+        close(sv[0]);
+        // A fresh hub of the child's own works.
+        hub* h = hub::for_this_thread();
+        int p[2];
+        bool ok = h && pipe(p) == 0 && write(p[1], "c", 1) == 1;
+        if (ok) {
+            green::fd_info pi = fd_table::lookup(p[0]);
+            ok = fd_table::wait(p[0], pi.generation, EPOLLIN, green::no_deadline,
+                                green::interrupt_mode::never) == green::fd_wait_result::ready;
+        }
+        _exit(ok ? 0 : 1);
+    }
+    hub::after_fork_in_parent();
+    int status = -1;
+    REQUIRE(waitpid(pid, &status, 0) == pid);
+    CHECK(status == 0);
+    REQUIRE(write(sv[1], "p", 1) == 1);
+    b.join();
+    CHECK(got == 'p');
+    fd_table::note_close(sv[0]);
+    close(sv[0]);
+    close(sv[1]);
 }

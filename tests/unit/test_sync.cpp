@@ -6,6 +6,8 @@
 
 #include <catch2/catch.hpp>
 #include <atomic>
+#include <cstddef>
+#include <cstring>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -95,6 +97,69 @@ TEST_CASE("sync objects fit in the pthread objects they stand for", "[sync]")
     CHECK(sizeof(green::rwlock) <= sizeof(pthread_rwlock_t));
     CHECK(sizeof(green::semaphore) <= sizeof(sem_t));
     CHECK(sizeof(green::barrier) <= sizeof(pthread_barrier_t));
+}
+
+namespace {
+
+std::uint32_t word_at(const void* object, std::size_t offset)
+{
+    std::uint32_t w;
+    std::memcpy(&w, static_cast<const char*>(object) + offset, sizeof w);
+    return w;
+}
+
+}  // namespace
+
+TEST_CASE("green objects keep clear the words where glibc marks process-shared ones", "[sync]")
+{
+    // The hooks tell glibc's objects (made by another process, say) from green ones by these
+    // words: glibc's mutex __kind, condvar __wrefs bit 0, rwlock __shared, and the futex flag
+    // of semaphores and barriers. They must hold while fibers wait, too.
+    hub* h = hub::for_this_thread();
+    REQUIRE(h);
+    alignas(pthread_rwlock_t) unsigned char lock_bytes[sizeof(pthread_rwlock_t)] = {};
+    alignas(sem_t) unsigned char sem_bytes[sizeof(sem_t)] = {};
+    alignas(pthread_barrier_t) unsigned char barrier_bytes[sizeof(pthread_barrier_t)] = {};
+    alignas(pthread_mutex_t) unsigned char mutex_bytes[sizeof(pthread_mutex_t)] = {};
+    auto* l = new (lock_bytes) green::rwlock(green::rwlock::preference::writer);
+    auto* sem = new (sem_bytes) green::semaphore(0);
+    auto* b = new (barrier_bytes) green::barrier(3);
+    auto* m = new (mutex_bytes) green::mutex(green::mutex::kind::error_check);
+    struct objects {
+        green::rwlock* l;
+        green::semaphore* sem;
+        green::barrier* b;
+    } o{l, sem, b};
+    REQUIRE(l->wrlock() == 0);
+    std::vector<green::fiber*> fibers;
+    for (int i = 0; i < 2; ++i) {
+        fibers.push_back(h->spawn([](void* p) {
+            auto* o = static_cast<objects*>(p);
+            o->l->rdlock();
+            o->l->unlock();
+        }, &o));
+        fibers.push_back(h->spawn([](void* p) {
+            auto* o = static_cast<objects*>(p);
+            o->l->wrlock();
+            o->l->unlock();
+        }, &o));
+        fibers.push_back(h->spawn([](void* p) { static_cast<objects*>(p)->sem->wait(); }, &o));
+        fibers.push_back(h->spawn([](void* p) { static_cast<objects*>(p)->b->wait(); }, &o));
+    }
+    h->yield();  // every fiber queued now
+    CHECK(word_at(lock_bytes, offsetof(__pthread_rwlock_arch_t, __shared)) == 0);
+    CHECK(word_at(lock_bytes, offsetof(__pthread_rwlock_arch_t, __flags)) ==
+          PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    CHECK(word_at(sem_bytes, 8) == green::semaphore::signature);
+    CHECK(word_at(barrier_bytes, 12) == green::barrier::signature);
+    CHECK(word_at(mutex_bytes, offsetof(__pthread_mutex_s, __kind)) == PTHREAD_MUTEX_ERRORCHECK);
+    CHECK(l->unlock() == 0);
+    sem->post();
+    sem->post();
+    b->wait();
+    for (auto* f : fibers)
+        h->join(f);
+    m->~mutex();
 }
 
 TEST_CASE("100 fibers yielding inside a mutex count exactly", "[sync][mutex]")

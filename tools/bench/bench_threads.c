@@ -3,6 +3,8 @@
  *   bench_threads create  ITERATIONS REPS   pthread_create + pthread_join, one at a time
  *   bench_threads condvar ITERATIONS REPS   round trip between two threads: mutex + two condvars
  *   bench_threads pipe    ITERATIONS REPS   round trip between two threads over two pipes
+ *   bench_threads mutex   ITERATIONS REPS   uncontended pthread_mutex_lock + unlock
+ *   bench_threads mutex-semopen ITERATIONS REPS   the same in a process with one sem_open
  *
  * Each repetition times ITERATIONS operations and gives a mean; prints the median and the
  * smallest of the REPS means:
@@ -10,7 +12,9 @@
  */
 #include "bench.h"
 
+#include <fcntl.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <unistd.h>
 
 static void* empty(void* arg) { return arg; }
@@ -114,10 +118,39 @@ static uint64_t run_pipe(long n)
     return elapsed;
 }
 
+static pthread_mutex_t plain_mutex = PTHREAD_MUTEX_INITIALIZER;
+
+static uint64_t run_mutex(long n)
+{
+    uint64_t t0 = bench_now_ns();
+    for (long i = 0; i < n; ++i) {
+        pthread_mutex_lock(&plain_mutex);
+        pthread_mutex_unlock(&plain_mutex);
+    }
+    return bench_now_ns() - t0;
+}
+
+/* A process that has a named semaphore open: its mutexes must cost what they cost without. */
+static uint64_t run_mutex_semopen(long n)
+{
+    static sem_t* named;
+    if (!named) {
+        char name[64];
+        snprintf(name, sizeof name, "/bench_threads.%d", (int)getpid());
+        named = sem_open(name, O_CREAT | O_EXCL, 0600, 1);
+        if (named == SEM_FAILED) {
+            perror("sem_open");
+            exit(1);
+        }
+        sem_unlink(name);
+    }
+    return run_mutex(n);
+}
+
 int main(int argc, char** argv)
 {
     if (argc != 4) {
-        fprintf(stderr, "usage: bench_threads create|condvar|pipe ITERATIONS REPS\n");
+        fprintf(stderr, "usage: bench_threads create|condvar|pipe|mutex|mutex-semopen ITERATIONS REPS\n");
         return 2;
     }
     long n = bench_arg(argv[2], "ITERATIONS"), reps = bench_arg(argv[3], "REPS");
@@ -132,6 +165,10 @@ int main(int argc, char** argv)
         run = run_condvar;
     else if (strcmp(argv[1], "pipe") == 0)
         run = run_pipe;
+    else if (strcmp(argv[1], "mutex") == 0)
+        run = run_mutex;
+    else if (strcmp(argv[1], "mutex-semopen") == 0)
+        run = run_mutex_semopen;
     else {
         fprintf(stderr, "unknown benchmark: %s\n", argv[1]);
         return 2;
