@@ -121,7 +121,7 @@ def load_skip_file(path, module):
         if not reason.strip():
             raise SystemExit("%s: entry without a reason: %s" % (path, tid))
         if tid.startswith("test." + module + "."):
-            skips[tid] = reason.strip()
+            skips[tid] = (os.path.basename(path), reason.strip())
     return skips
 
 
@@ -179,7 +179,7 @@ def main():
         rc, hung, secs, text, res, log = runs[label]
         if hung:
             problems.append("%s run hung: killed after %.0f s (log %s); its end:\n%s"
-                            % (label, args.timeout, log, tail(text, 60)))
+                            % (label, args.timeout, log, tail(text, 40)))
         elif rc < 0:
             problems.append("%s run killed by signal %d (log %s); its end:\n%s"
                             % (label, -rc, log, tail(text)))
@@ -203,9 +203,13 @@ def main():
     def count(res, what):
         return sum(1 for o in res.values() if o in what)
 
-    summary = ("%s: %d tests; passed native %d, green %d; skip list %d; native %.1f s, green %.1f s"
+    left_out = {}
+    for source, _ in skips.values():
+        left_out[source] = left_out.get(source, 0) + 1
+    summary = ("%s: %d tests; passed native %d, green %d; left out: %s; native %.1f s, green %.1f s"
                % (mod, len(nat), count(nat, PASSED), count(green, PASSED),
-                  len(skips), runs["native"][2], runs["green"][2]))
+                  ", ".join("%s %d" % kv for kv in sorted(left_out.items())) or "none",
+                  runs["native"][2], runs["green"][2]))
     if problems:
         print("FAIL: " + summary)
         for p in problems:
