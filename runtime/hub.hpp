@@ -79,6 +79,11 @@ public:
     // (with SA_RESTART only those parked with interrupt_mode::always).
     void note_signal(bool restart);
 
+    // From a signal handler running on the context of `f`, this hub's running fiber: if `f` is
+    // in a blocking call (blocking_call_scope), the handler interrupts that call's park, now
+    // or when it comes, as it would interrupt the blocked system call.
+    void note_handler_in_call(fiber* f, bool restart);
+
     int poller_fd() const { return poller_fd_; }
     // The hub's libuv loop, for runtime parts that keep handles on it (the resolver); handles
     // are added and removed from fibers or callbacks of this hub's thread only.
@@ -154,6 +159,10 @@ private:
     std::atomic<bool> wakeup_signalled_{false};
     std::atomic<unsigned> pending_signals_{0};          // handlers without SA_RESTART
     std::atomic<unsigned> pending_restart_signals_{0};  // handlers with SA_RESTART
+    // A fiber a handler ran on while it was switching out of a park (note_handler_in_call).
+    std::atomic<fiber*> signal_target_{nullptr};
+    std::atomic<bool> signal_target_restart_{false};
+    std::atomic<std::uint32_t> signal_target_park_{0};
 };
 
 // Counters for GREEN_STATS; relaxed, summed over all hubs. Counting is an atomic add (~6 ns,
