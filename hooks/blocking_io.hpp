@@ -75,6 +75,7 @@ public:
     bool nowait_refused();
 
 private:
+    blocking_call_scope call_;  // a handler from here on interrupts the park (hub.hpp)
     int fd_;
     fd_info info_;
     std::uint32_t events_;

@@ -320,11 +320,30 @@ GREEN_HOOK int pthread_setaffinity_np(pthread_t thread, size_t size, const cpu_s
     return CPU_COUNT_S(size, set) > 0 ? 0 : EINVAL;
 }
 
+// A signal sent with glibc's pthread_kill or pthread_sigqueue to `thread`, a thread id glibc
+// made, has been delivered. If that is this OS thread (its pthread_t is its TCB, which green
+// threads with TCBs of their own do not run on) and a green thread of its hub sent it,
+// the thread's root flow (the program's main thread, or whatever made the hub) is the target:
+// its handler ran here, in the sender's context, where the hub cannot see it, so the root's
+// parked call ends as the kernel ends a blocked one.
+static void interrupt_root_if_self(pthread_t thread, int signal)
+{
+    hub* h = hub::current();
+    if (signal <= 0 || !h || !hooks::green_caller() || tls.running == h->root() ||
+        !pthread_equal(thread, reinterpret_cast<pthread_t>(h->os_tp())))
+        return;
+    hooks::interrupt_parked_target(h->root(), signal);
+}
+
 GREEN_HOOK int pthread_kill(pthread_t thread, int signal)
 {
     green_thread* t = green_target(thread);
-    if (!t)
-        return GREEN_REAL(pthread_kill)(thread, signal);
+    if (!t) {
+        int e = GREEN_REAL(pthread_kill)(thread, signal);
+        if (e == 0)
+            interrupt_root_if_self(thread, signal);
+        return e;
+    }
     if (signal < 0 || signal >= NSIG)
         return EINVAL;
     if (signal == 0)
@@ -343,8 +362,12 @@ GREEN_HOOK int pthread_kill(pthread_t thread, int signal)
 GREEN_HOOK int pthread_sigqueue(pthread_t thread, int signal, const sigval value)
 {
     green_thread* t = green_target(thread);
-    if (!t)
-        return GREEN_REAL(pthread_sigqueue)(thread, signal, value);
+    if (!t) {
+        int e = GREEN_REAL(pthread_sigqueue)(thread, signal, value);
+        if (e == 0)
+            interrupt_root_if_self(thread, signal);
+        return e;
+    }
     siginfo_t info{};
     info.si_signo = signal;
     info.si_code = SI_QUEUE;
@@ -353,6 +376,8 @@ GREEN_HOOK int pthread_sigqueue(pthread_t thread, int signal, const sigval value
     info.si_value = value;
     if (syscall(SYS_rt_tgsigqueueinfo, getpid(), t->os_tid, signal, &info) != 0)
         return errno;
+    if (signal > 0 && t->os_tid == int(syscall(SYS_gettid)) && t->fib() != tls.running)
+        hooks::interrupt_parked_target(t->fib(), signal);  // as pthread_kill
     return 0;
 }
 

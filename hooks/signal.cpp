@@ -116,12 +116,18 @@ void trampoline(int sig, siginfo_t* info, void* context)
 
     hooks::signal_aware_wait::note_handler_ran(sig);
 
-    // Only a signal that reached a thread whose hub was waiting interrupts: one that arrives
-    // while a green thread runs program code, as on a running native thread, interrupts nothing.
+    // A signal that reached a thread whose hub was waiting interrupts one parked call. One that
+    // runs on a green thread inside a blocking call, before it parks, interrupts that park:
+    // natively the thread would already be blocked in the system call. One that arrives while
+    // a green thread runs program code, as on a running native thread, interrupts nothing.
     hub* h = tls.home;
     if (h && tls.running && tls.running->is_hub) {
         int saved = errno;
         h->note_signal(flags & SA_RESTART);
+        errno = saved;
+    } else if (h && tls.running) {
+        int saved = errno;
+        h->note_handler_in_call(tls.running, flags & SA_RESTART);
         errno = saved;
     }
 }

@@ -52,6 +52,9 @@ struct fd_waiter {
 enum class fiber_state : std::uint8_t { runnable, running, parked, finished };
 
 struct thread_state;
+// fiber::call_signals: a handler without SA_RESTART ran, one with it ran.
+constexpr unsigned char call_signal_plain = 1;
+constexpr unsigned char call_signal_restart = 2;
 
 struct fiber {
     context ctx;
@@ -84,6 +87,14 @@ struct fiber {
     std::atomic<bool> cancel_requested{false};
     std::atomic<bool> at_cancel_point{false};
     green_thread* thread = nullptr;         // the POSIX-thread side of a green thread (thread.hpp)
+
+    // A blocking call in progress (blocking_call_scope): handlers that run on this fiber's own
+    // context between the call's start and its park, where the hub cannot see them, are noted
+    // here (call_signal_plain, call_signal_restart) and end the park as they would end the blocked system call. Written
+    // by signal handlers on this fiber's thread only.
+    volatile bool in_call = false;
+    volatile unsigned char call_signals = 0;
+    std::atomic<std::uint32_t> park_count{0};  // which park a targeted interrupt meant
 
     fiber* joiner = nullptr;
     bool detached = false;

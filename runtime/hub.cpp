@@ -448,6 +448,10 @@ void hub::reclaim(fiber* f)
 {
     if (f->own_tcb)
         tcb::release(f->tp);
+    // A handler may have aimed at it in its last park (note_handler_in_call) and the hub not
+    // seen it yet.
+    fiber* aimed = f;
+    signal_target_.compare_exchange_strong(aimed, nullptr, std::memory_order_relaxed);
     release_stack(f->stk);
     delete f;
 }
@@ -473,6 +477,26 @@ void hub::detach(fiber* f)
         reclaim(f);
     else
         f->detached = true;
+}
+
+blocking_call_scope::blocking_call_scope() : self_(tls.running)
+{
+    if (!self_ || self_->is_hub || self_->in_call) {
+        self_ = nullptr;  // not a fiber, or a call inside a call: the outer one owns the scope
+        return;
+    }
+    self_->call_signals = 0;
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    self_->in_call = true;
+}
+
+blocking_call_scope::~blocking_call_scope()
+{
+    if (!self_)
+        return;
+    self_->in_call = false;
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    self_->call_signals = 0;
 }
 
 cancel_point_pause::cancel_point_pause()
@@ -522,6 +546,8 @@ wake_reason hub::park(std::uint64_t deadline, interrupt_mode mode)
             parked_interruptible_->prev_parked = self;
         parked_interruptible_ = self;
     }
+    self->park_count.store(self->park_count.load(std::memory_order_relaxed) + 1,
+                           std::memory_order_relaxed);
     self->state = fiber_state::parked;
     self->saved_errno = errno;
     count_event(stats.parks);
@@ -531,6 +557,15 @@ wake_reason hub::park(std::uint64_t deadline, interrupt_mode mode)
     if (self->at_cancel_point.load(std::memory_order_relaxed)) {
         std::atomic_thread_fence(std::memory_order_seq_cst);
         if (self->cancel_requested.load(std::memory_order_relaxed))
+            try_wake(self, wake_reason::interrupted);
+    }
+    // A handler that ran since the blocking call began ends this park at once, as it would
+    // have ended the system call (one with SA_RESTART only a park that always ends). From here
+    // to the switch, handlers see the fiber parked and go through the hub instead.
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    if (unsigned char bits = self->call_signals; bits && mode != interrupt_mode::never) {
+        self->call_signals = 0;
+        if ((bits & call_signal_plain) || mode == interrupt_mode::always)
             try_wake(self, wake_reason::interrupted);
     }
 
@@ -595,6 +630,27 @@ void hub::note_signal(bool restart)
     syscall(SYS_write, wakeup_fd_, &one, sizeof one);
 }
 
+void hub::note_handler_in_call(fiber* f, bool restart)
+{
+    // Runs in a signal handler: only the fiber's own fields, lock-free atomics and a raw write.
+    if (!f->in_call)
+        return;
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    if (f->state != fiber_state::parked) {
+        f->call_signals = f->call_signals | (restart ? call_signal_restart : call_signal_plain);
+        return;
+    }
+    // Between park's look at call_signals and the switch: the hub interrupts it once it is
+    // parked for good.
+    signal_target_restart_.store(restart, std::memory_order_relaxed);
+    signal_target_park_.store(f->park_count.load(std::memory_order_relaxed),
+                              std::memory_order_relaxed);
+    signal_target_.store(f, std::memory_order_release);
+    wakeup_signalled_.store(true, std::memory_order_relaxed);
+    std::uint64_t one = 1;
+    syscall(SYS_write, wakeup_fd_, &one, sizeof one);
+}
+
 void hub::handle_signals()
 {
     // As the kernel interrupts one blocked thread per delivered signal, each handler run
@@ -612,6 +668,15 @@ void hub::handle_signals()
             if (eligible(f) && try_wake(f, wake_reason::interrupted))
                 return;
     };
+    if (fiber* f = signal_target_.exchange(nullptr, std::memory_order_acquire)) {
+        bool restart = signal_target_restart_.load(std::memory_order_relaxed);
+        bool same_park = f->park_count.load(std::memory_order_relaxed) ==
+                         signal_target_park_.load(std::memory_order_relaxed);
+        if (same_park && f->state == fiber_state::parked &&
+            (f->interruptible == interrupt_mode::always ||
+             (!restart && f->interruptible == interrupt_mode::unless_restart)))
+            try_wake(f, wake_reason::interrupted);
+    }
     for (unsigned n = pending_signals_.exchange(0, std::memory_order_relaxed); n; --n)
         interrupt_one(false);
     for (unsigned n = pending_restart_signals_.exchange(0, std::memory_order_relaxed); n; --n)

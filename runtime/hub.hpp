@@ -88,6 +88,11 @@ public:
     // (with SA_RESTART only those parked with interrupt_mode::always).
     void note_signal(bool restart);
 
+    // From a signal handler running on the context of `f`, this hub's running fiber: if `f` is
+    // in a blocking call (blocking_call_scope), the handler interrupts that call's park, now
+    // or when it comes, as it would interrupt the blocked system call.
+    void note_handler_in_call(fiber* f, bool restart);
+
     int poller_fd() const { return poller_fd_; }
     char* os_tp() const { return os_tp_; }
     int os_tid() const { return os_tid_; }
@@ -183,6 +188,10 @@ private:
     hub* prev_hub_ = nullptr;
     hub* next_hub_ = nullptr;
     bool abandoned_ = false;
+    // A fiber a handler ran on while it was switching out of a park (note_handler_in_call).
+    std::atomic<fiber*> signal_target_{nullptr};
+    std::atomic<bool> signal_target_restart_{false};
+    std::atomic<std::uint32_t> signal_target_park_{0};
 };
 
 // Counters for GREEN_STATS; relaxed, summed over all hubs. Counting is an atomic add (~6 ns,

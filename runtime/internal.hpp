@@ -74,6 +74,21 @@ private:
     int saved_;
 };
 
+// A blocking call of the running fiber, from its start to its return: a signal handler that runs
+// on the fiber's own context meanwhile (before it parks: the window where the system call would
+// already have been blocked natively) interrupts the call's park as it would interrupt the
+// system call (hub::note_handler_in_call). Harmless on flows that are not fibers.
+class blocking_call_scope {
+public:
+    blocking_call_scope();
+    ~blocking_call_scope();
+    blocking_call_scope(const blocking_call_scope&) = delete;
+    blocking_call_scope& operator=(const blocking_call_scope&) = delete;
+
+private:
+    fiber* self_;
+};
+
 // While it lives, the running fiber is not at a cancellation point (a wait that is one
 // re-takes a lock, which is not). Harmless on flows that are not fibers.
 class cancel_point_pause {

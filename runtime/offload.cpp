@@ -4,8 +4,10 @@
 #include "internal.hpp"
 
 #include <condition_variable>
+#include <csignal>
 #include <deque>
 #include <mutex>
+#include <pthread.h>
 #include <thread>
 
 namespace green::offload {
@@ -55,6 +57,28 @@ void worker_main()
     }
 }
 
+// Starts a worker with every asynchronous signal blocked (the faults stay deliverable): a signal
+// sent to the process must reach one of the program's threads, as natively, where its handler
+// interrupts the green call it was meant for. A worker that took it would run the program's
+// handler on a thread the program never made, and no parked call would end (a SIGALRM meant
+// to end a sleep or pause of the main thread, while a worker sits in a sendfile). The mask is
+// set in the creator around the creation, so the new thread never runs without it.
+void start_worker()
+{
+    sigset_t all, old;
+    sigfillset(&all);
+    for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS})
+        sigdelset(&all, sig);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    try {
+        std::thread(worker_main).detach();
+    } catch (...) {
+        pthread_sigmask(SIG_SETMASK, &old, nullptr);
+        throw;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+}
+
 }  // namespace
 
 void run(void (*fn)(void*), void* arg)
@@ -73,7 +97,7 @@ void run(void (*fn)(void*), void* arg)
         p.queue.push_back(&j);
         if (p.idle == 0 && p.workers < max_workers) {
             try {
-                std::thread(worker_main).detach();
+                start_worker();
                 ++p.workers;
             } catch (...) {
                 // No new worker: the job waits for a busy one.

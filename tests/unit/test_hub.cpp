@@ -180,3 +180,47 @@ TEST_CASE("a signal handler interrupts a parked sleep", "[hub][signal]")
     CHECK(r == green::wake_reason::interrupted);
     signal(SIGALRM, SIG_DFL);
 }
+
+namespace {
+std::atomic<bool> handler_restarts{false};
+void on_usr1_in_call(int)
+{
+    if (hub* h = hub::current(); h && green::tls.running && !green::tls.running->is_hub)
+        h->note_handler_in_call(green::tls.running, handler_restarts.load());
+}
+}  // namespace
+
+TEST_CASE("a handler that ran inside a blocking call ends its park, as it ends the system call",
+          "[hub][signal]")
+{
+    hub* h = hub::for_this_thread();
+    REQUIRE(h);
+    struct sigaction sa{};
+    sa.sa_handler = &on_usr1_in_call;
+    REQUIRE(sigaction(SIGUSR1, &sa, nullptr) == 0);
+    auto park_after_signal = [&](bool restart, green::interrupt_mode mode, bool in_call) {
+        handler_restarts = restart;
+        green::tls.running->wake.store(int(green::wake_reason::waiting));
+        green::wake_reason r;
+        if (in_call) {
+            green::blocking_call_scope call;
+            raise(SIGUSR1);  // the handler runs here, on the caller's context, before the park
+            r = h->park(green::now_ns() + ms(50), mode);
+        } else {
+            raise(SIGUSR1);  // before the call began: natively it would not end the call
+            green::blocking_call_scope call;
+            r = h->park(green::now_ns() + ms(50), mode);
+        }
+        return r;
+    };
+    using green::interrupt_mode;
+    using green::wake_reason;
+    CHECK(park_after_signal(false, interrupt_mode::unless_restart, true) == wake_reason::interrupted);
+    CHECK(park_after_signal(false, interrupt_mode::always, true) == wake_reason::interrupted);
+    // SA_RESTART: the call goes on, unless it is one that always ends (a socket timeout).
+    CHECK(park_after_signal(true, interrupt_mode::unless_restart, true) == wake_reason::timed_out);
+    CHECK(park_after_signal(true, interrupt_mode::always, true) == wake_reason::interrupted);
+    CHECK(park_after_signal(false, interrupt_mode::never, true) == wake_reason::timed_out);
+    CHECK(park_after_signal(false, interrupt_mode::unless_restart, false) == wake_reason::timed_out);
+    signal(SIGUSR1, SIG_DFL);
+}

@@ -331,3 +331,36 @@ TEST_CASE("offloaded work runs on a native worker while the hub runs other fiber
     CHECK(s.ticks >= 5);  // the hub kept running fibers during the 200 ms job
     CHECK(green::offload::workers() >= 1);
 }
+
+TEST_CASE("offload workers block asynchronous signals, so the program's threads receive them",
+          "[resolver]")
+{
+    hub* h = hub::for_this_thread();
+    REQUIRE(h);
+    sigset_t before;
+    REQUIRE(pthread_sigmask(SIG_BLOCK, nullptr, &before) == 0);
+    struct shared {
+        sigset_t mask;
+        int got = -1;
+    } s;
+    auto* f = h->spawn(
+        [](void* p) {
+            green::offload::run(
+                [](void* q) {
+                    auto* s = static_cast<shared*>(q);
+                    s->got = pthread_sigmask(SIG_BLOCK, nullptr, &s->mask);
+                },
+                p);
+        },
+        &s);
+    h->join(f);
+    REQUIRE(s.got == 0);
+    for (int sig : {SIGALRM, SIGUSR1, SIGINT, SIGTERM, SIGCHLD, SIGPROF})
+        CHECK(sigismember(&s.mask, sig) == 1);
+    for (int sig : {SIGSEGV, SIGBUS, SIGFPE})
+        CHECK(sigismember(&s.mask, sig) == 0);
+    sigset_t after;
+    REQUIRE(pthread_sigmask(SIG_BLOCK, nullptr, &after) == 0);
+    for (int sig = 1; sig < NSIG; ++sig)
+        CHECK(sigismember(&after, sig) == sigismember(&before, sig));
+}
