@@ -32,9 +32,9 @@ void print_stats()
     int n = std::snprintf(
         line, sizeof line,
         "libgreen: stats: hubs=%" PRIu64 " fibers=%" PRIu64 " parks=%" PRIu64
-        " fd_waits=%" PRIu64 " sleeps=%" PRIu64 "\n",
+        " fd_waits=%" PRIu64 " sleeps=%" PRIu64 " futex_waits=%" PRIu64 "\n",
         stats.hubs.load(), stats.hubs.load() + stats.fibers.load(), stats.parks.load(),
-        stats.fd_waits.load(), stats.sleeps.load());
+        stats.fd_waits.load(), stats.sleeps.load(), stats.futex_waits.load());
     syscall(SYS_write, __atomic_load_n(&stats_fd, __ATOMIC_ACQUIRE), line,
             n > 0 ? std::size_t(n) : 0);
 }
