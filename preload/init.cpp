@@ -2,6 +2,7 @@
 
 #include "config.hpp"
 #include "fd_table.hpp"
+#include "futex.hpp"
 #include "hub.hpp"
 #include "internal.hpp"
 #include "overflow.hpp"
@@ -55,6 +56,7 @@ void initialise()
     // sets with the parent's: the child makes its own on first need.
     pthread_atfork(nullptr, nullptr, [] {
         resolver::abandon_after_fork();
+        futex::abandon_after_fork();
         hub::abandon_after_fork();
     });
     if (c.stats) {

@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <climits>
+#include <new>
 #include <csignal>
 #include <linux/futex.h>
 #include <thread>
@@ -479,6 +480,15 @@ long call(std::uint32_t* uaddr, int op, std::uint32_t val, const void* timeout_o
                                int(std::uint32_t(reinterpret_cast<std::uintptr_t>(timeout_or_val2))),
                                cmd == FUTEX_CMP_REQUEUE, val3);
     }
+}
+
+void abandon_after_fork()
+{
+    for (bucket& b : buckets)
+        new (&b) bucket();
+    new (&helpers_lock) spinlock();
+    idle_helpers = nullptr;  // their threads did not survive; their memory is left
+    helper_count.store(0, std::memory_order_relaxed);
 }
 
 std::size_t registered(const std::uint32_t* uaddr)

@@ -43,6 +43,10 @@ long wake_private(std::uint32_t* uaddr, int n, std::uint32_t bitset);
 long requeue_private(std::uint32_t* uaddr, std::uint32_t* uaddr2, int nr_wake, int nr_requeue,
                      bool check, std::uint32_t val3);
 
+// In the child of fork(): only the forking thread lives on, so the registry's waiters and the
+// helper threads are the parent's. Forgets them all.
+void abandon_after_fork();
+
 // Fibers parked in the registry on `uaddr` now (tests).
 std::size_t registered(const std::uint32_t* uaddr);
 // Helper threads that exist, busy or idle (tests).

@@ -351,6 +351,37 @@ static void outside_wakes(void)
     say("  the other process's wake returned %d", WEXITSTATUS(status));
 }
 
+/* A child forked while a thread waits on a private futex: the waiter is not the child's, and
+ * the child's own waits work (a shared one with a timeout, after the parent used helpers). */
+static void fork_child(void)
+{
+    uint32_t *w = &words[0];
+    struct waiter a;
+    say("%s: fork while a thread waits", form);
+    *w = 0;
+    memset(&a, 0, sizeof a);
+    a.word = w;
+    a.op = FUTEX_WAIT | FUTEX_PRIVATE_FLAG; /* the private form in both parts */
+    REQUIRE(pthread_create(&a.t, NULL, wait_main, &a) == 0);
+    while (syscall(SYS_futex, w, FUTEX_CMP_REQUEUE_PRIVATE, 0, (void *)(long)INT_MAX, w, 0) != 1)
+        usleep(500);
+    pid_t child = fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        long woken = syscall(SYS_futex, w, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+        struct timespec t = ms(10);
+        long r = syscall(SYS_futex, &words[3], FUTEX_WAIT, 0, &t, NULL, 0);
+        _exit((int)woken * 10 + (r == -1 && errno == ETIMEDOUT));
+    }
+    int status;
+    REQUIRE(waitpid(child, &status, 0) == child);
+    say("  the child's wake found %d waiters; its own timed shared wait timed out: %s",
+        WEXITSTATUS(status) / 10, yesno(WEXITSTATUS(status) % 10 == 1));
+    __atomic_store_n(w, 1, __ATOMIC_SEQ_CST);
+    CALL(syscall(SYS_futex, w, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0));
+    finish("the parent's waiter", &a);
+}
+
 int main(void)
 {
     words = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -367,6 +398,7 @@ int main(void)
         requeues();
         interrupts();
         outside_wakes();
+        fork_child();
     }
     return 0;
 }
