@@ -5,6 +5,9 @@
 
 #include <cerrno>
 #include <climits>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
 #include <new>
 #include <csignal>
 #include <linux/futex.h>
@@ -82,9 +85,69 @@ bucket& bucket_of(std::uintptr_t key)
     return buckets[((key >> 2) * 0x9e3779b97f4a7c15ull) >> (64 - bucket_bits)];
 }
 
-std::uintptr_t key_of(const std::uint32_t* uaddr)
+std::uintptr_t address_of(const std::uint32_t* uaddr)
 {
     return reinterpret_cast<std::uintptr_t>(uaddr);
+}
+
+// Keys of the shared operations are apart from the private ones', as in the kernel, where a
+// FUTEX_WAKE does not wake a FUTEX_WAIT_PRIVATE on the same word. User addresses stay below 2^47.
+std::uintptr_t key_of(const std::uint32_t* uaddr, bool shared)
+{
+    return address_of(uaddr) | (shared ? std::uintptr_t(1) << 63 : 0);
+}
+
+// Memory no other process can reach a futex in: a private anonymous page (a written page of
+// a private file mapping is one too). The kernel keys a shared futex there by this process's
+// mm, as it does a private one, so no other process can wake it (a fork child's copy has its
+// own mm) and a shared operation on it may use the registry: libstdc++'s std::future waits so
+// on its shared state. The brk heap is such memory throughout, so it is told by its bounds;
+// elsewhere /proc/self/pagemap tells (bit 63: present; bit 61: a file or shared page), read
+// with raw system calls and an fd that is closed again, so the program's fds are not touched.
+std::atomic<std::uintptr_t> heap_start{0};  // 0: not read yet; UINTPTR_MAX: unknown
+
+long read_proc(const char* path, std::uint64_t offset, void* buf, std::size_t n)
+{
+    long fd = sys6(SYS_open, long(path), O_RDONLY | O_CLOEXEC, 0, 0, 0, 0);
+    if (fd < 0)
+        return fd;
+    long r = sys6(SYS_pread64, fd, long(buf), long(n), long(offset), 0, 0);
+    sys6(SYS_close, fd, 0, 0, 0, 0, 0);
+    return r;
+}
+
+std::uintptr_t read_heap_start()
+{
+    char buf[2048];
+    long n = read_proc("/proc/self/stat", 0, buf, sizeof buf - 1);
+    if (n <= 0)
+        return UINTPTR_MAX;
+    buf[n] = '\0';
+    char* p = std::strrchr(buf, ')');  // the command name may hold spaces and parentheses
+    // After ") " come fields 3, 4, ...: start_brk is field 47.
+    for (int field = 2; field < 47 && p; ++field)
+        p = std::strchr(p + 1, ' ');
+    if (!p)
+        return UINTPTR_MAX;
+    std::uintptr_t start = std::strtoull(p + 1, nullptr, 10);
+    return start ? start : UINTPTR_MAX;
+}
+
+bool process_private(const std::uint32_t* uaddr)
+{
+    std::uintptr_t start = heap_start.load(std::memory_order_relaxed);
+    if (start == 0) {
+        start = read_heap_start();
+        heap_start.store(start, std::memory_order_relaxed);
+    }
+    std::uintptr_t a = address_of(uaddr);
+    if (start != UINTPTR_MAX && a >= start && a < reinterpret_cast<std::uintptr_t>(sbrk(0)))
+        return true;
+    std::uint64_t entry = 0;
+    if (read_proc("/proc/self/pagemap", (a / 4096) * sizeof entry, &entry, sizeof entry) !=
+        long(sizeof entry))
+        return false;
+    return (entry >> 63 & 1) && !(entry >> 61 & 1);
 }
 
 // Claims up to `n` waiters on `key` whose bitset meets `bitset`, in FIFO order, chained
@@ -297,14 +360,14 @@ long raw(std::uint32_t* uaddr, int op, std::uint32_t val, const void* timeout_or
                 long(val3));
 }
 
-long wait_private(std::uint32_t* uaddr, std::uint32_t val, std::uint32_t bitset,
-                  std::uint64_t deadline, bool restartable)
+long registry_wait(std::uint32_t* uaddr, std::uint32_t val, std::uint32_t bitset,
+                   std::uint64_t deadline, bool restartable, bool shared)
 {
     registered_waiter w;
-    w.key.store(key_of(uaddr), std::memory_order_relaxed);
+    w.key.store(key_of(uaddr, shared), std::memory_order_relaxed);
     w.bitset = bitset;
     w.green = tls.running;
-    bucket& b = bucket_of(key_of(uaddr));
+    bucket& b = bucket_of(key_of(uaddr, shared));
     {
         spinlock_guard g(b.lock);
         // Under the lock: a green waker changes the word before it takes this lock, so it
@@ -337,11 +400,11 @@ long wait_private(std::uint32_t* uaddr, std::uint32_t val, std::uint32_t bitset,
     return 0;
 }
 
-long wake_private(std::uint32_t* uaddr, int n, std::uint32_t bitset)
+long registry_wake(std::uint32_t* uaddr, int n, std::uint32_t bitset, bool shared)
 {
     // The kernel wakes one waiter when asked for none or fewer.
     int want = n <= 0 ? 1 : n;
-    std::uintptr_t key = key_of(uaddr);
+    std::uintptr_t key = key_of(uaddr, shared);
     bucket& b = bucket_of(key);
     registered_waiter* chain;
     {
@@ -351,20 +414,20 @@ long wake_private(std::uint32_t* uaddr, int n, std::uint32_t bitset)
     long woken = deliver(chain);
     if (woken < want) {
         // Threads that wait in the kernel on the same word (not green callers) get the rest.
-        long r = raw(uaddr, FUTEX_WAKE_BITSET_PRIVATE, std::uint32_t(want - woken), nullptr,
-                     nullptr, bitset);
+        long r = raw(uaddr, shared ? FUTEX_WAKE_BITSET : FUTEX_WAKE_BITSET_PRIVATE,
+                     std::uint32_t(want - woken), nullptr, nullptr, bitset);
         if (r > 0)
             woken += r;
     }
     return woken;
 }
 
-long requeue_private(std::uint32_t* uaddr, std::uint32_t* uaddr2, int nr_wake, int nr_requeue,
-                     bool check, std::uint32_t val3)
+long registry_requeue(std::uint32_t* uaddr, std::uint32_t* uaddr2, int nr_wake, int nr_requeue,
+                      bool check, std::uint32_t val3, bool shared)
 {
     if (nr_wake < 0 || nr_requeue < 0)
         return -EINVAL;
-    std::uintptr_t key1 = key_of(uaddr), key2 = key_of(uaddr2);
+    std::uintptr_t key1 = key_of(uaddr, shared), key2 = key_of(uaddr2, shared);
     bucket& b1 = bucket_of(key1);
     bucket& b2 = bucket_of(key2);
     // Two locks, always taken in address order.
@@ -402,7 +465,7 @@ long requeue_private(std::uint32_t* uaddr, std::uint32_t* uaddr2, int nr_wake, i
     long count = woken + moved;
     if (woken < nr_wake || moved < nr_requeue) {
         // Waiters in the kernel get what is left; it compares *uaddr to val3 again itself.
-        int op = check ? FUTEX_CMP_REQUEUE_PRIVATE : FUTEX_REQUEUE_PRIVATE;
+        int op = (check ? FUTEX_CMP_REQUEUE : FUTEX_REQUEUE) | (shared ? 0 : FUTEX_PRIVATE_FLAG);
         long r = raw(uaddr, op, std::uint32_t(nr_wake - woken),
                      reinterpret_cast<const void*>(std::uintptr_t(nr_requeue - moved)), uaddr2,
                      val3);
@@ -431,18 +494,18 @@ long call(std::uint32_t* uaddr, int op, std::uint32_t val, const void* timeout_o
     std::uint32_t bitset = cmd == FUTEX_WAIT || cmd == FUTEX_WAKE ? FUTEX_BITSET_MATCH_ANY : val3;
     if ((cmd == FUTEX_WAIT_BITSET || cmd == FUTEX_WAKE_BITSET) && bitset == 0)
         return -EINVAL;
-    if (key_of(uaddr) % 4 != 0 ||
-        ((cmd == FUTEX_REQUEUE || cmd == FUTEX_CMP_REQUEUE) && key_of(uaddr2) % 4 != 0))
+    if (address_of(uaddr) % 4 != 0 ||
+        ((cmd == FUTEX_REQUEUE || cmd == FUTEX_CMP_REQUEUE) && address_of(uaddr2) % 4 != 0))
         return -EINVAL;
 
     // A wait needs a hub to park on; a wake never does (glibc's own helper threads wake too).
     if (waits && !hub::for_this_thread())
         return raw(uaddr, op, val, timeout_or_val2, uaddr2, val3);
 
-    if (!is_private) {
-        // Shared: only a wait needs help; wakes and requeues are the kernel's own business.
-        if (!waits)
-            return raw(uaddr, op, val, timeout_or_val2, uaddr2, val3);
+    // A shared wait that another process could end is the kernel's, made by a helper thread.
+    // Shared wakes and requeues go through the registry too, for the waits that are not.
+    bool shared = !is_private;
+    if (shared && waits && !process_private(uaddr)) {
         if (!timeout)
             return wait_shared(uaddr, val, CLOCK_MONOTONIC, nullptr, true);
         clockid_t clock = realtime ? CLOCK_REALTIME : CLOCK_MONOTONIC;
@@ -458,7 +521,7 @@ long call(std::uint32_t* uaddr, int op, std::uint32_t val, const void* timeout_o
     switch (cmd) {
     case FUTEX_WAIT:
     case FUTEX_WAIT_BITSET: {
-        if (key_of(uaddr) < 4096)
+        if (address_of(uaddr) < 4096)
             return -EFAULT;
         std::uint64_t deadline = no_deadline;
         if (timeout) {
@@ -470,15 +533,15 @@ long call(std::uint32_t* uaddr, int op, std::uint32_t val, const void* timeout_o
             }
         }
         // A handler with SA_RESTART restarts an untimed wait; a timed one returns EINTR.
-        return wait_private(uaddr, val, bitset, deadline, timeout == nullptr);
+        return registry_wait(uaddr, val, bitset, deadline, timeout == nullptr, shared);
     }
     case FUTEX_WAKE:
     case FUTEX_WAKE_BITSET:
-        return wake_private(uaddr, int(val), bitset);
+        return registry_wake(uaddr, int(val), bitset, shared);
     default:
-        return requeue_private(uaddr, uaddr2, int(val),
-                               int(std::uint32_t(reinterpret_cast<std::uintptr_t>(timeout_or_val2))),
-                               cmd == FUTEX_CMP_REQUEUE, val3);
+        return registry_requeue(uaddr, uaddr2, int(val),
+                                 int(std::uint32_t(reinterpret_cast<std::uintptr_t>(timeout_or_val2))),
+                                 cmd == FUTEX_CMP_REQUEUE, val3, shared);
     }
 }
 
@@ -491,9 +554,9 @@ void abandon_after_fork()
     helper_count.store(0, std::memory_order_relaxed);
 }
 
-std::size_t registered(const std::uint32_t* uaddr)
+std::size_t registered(const std::uint32_t* uaddr, bool shared)
 {
-    std::uintptr_t key = key_of(uaddr);
+    std::uintptr_t key = key_of(uaddr, shared);
     bucket& b = bucket_of(key);
     spinlock_guard g(b.lock);
     std::size_t n = 0;

@@ -12,7 +12,12 @@
 // waiter's wait on one is a real kernel wait made by a helper thread (futex_waitv on the
 // program's word and on a cancel word of the runtime's), while the fiber parks; the kernel
 // then decides everything: EAGAIN, who is woken, the count, the timeout on the right clock.
-// Helpers are made on demand and kept for reuse; each blocked shared wait holds one.
+// Helpers are made on demand and kept for reuse; each blocked shared wait holds one, and a
+// round trip costs about 100 times the registry's. Except on memory no other process can
+// share (a private anonymous page: the brk heap, malloc's arenas, stacks): libstdc++'s
+// std::future waits with the shared operations on its state there, so those waits use the
+// registry (under keys apart from the private ones'), and shared wakes and requeues act on
+// the registry before the kernel.
 //
 // Every call returns what the system call returns (>= 0) or -errno, as the kernel does.
 #pragma once
@@ -33,22 +38,24 @@ long raw(std::uint32_t* uaddr, int op, std::uint32_t val, const void* timeout_or
 long call(std::uint32_t* uaddr, int op, std::uint32_t val, const void* timeout_or_val2,
           std::uint32_t* uaddr2, std::uint32_t val3);
 
-// The registry's operations on private futexes, for the unit tests and for call(). Deadlines
-// are absolute on CLOCK_MONOTONIC (no_deadline: none). `restartable`: a handler installed with
-// SA_RESTART does not end the wait (the kernel restarts a FUTEX_WAIT without a timeout).
-long wait_private(std::uint32_t* uaddr, std::uint32_t val, std::uint32_t bitset,
-                  std::uint64_t deadline, bool restartable);
-long wake_private(std::uint32_t* uaddr, int n, std::uint32_t bitset);
+// The registry's operations, for the unit tests and for call(): on private futexes, and with
+// `shared` on the shared operations' separate keys (waits on the heap only; see below).
+// Deadlines are absolute on CLOCK_MONOTONIC (no_deadline: none). `restartable`: a handler
+// installed with SA_RESTART does not end the wait (the kernel restarts a FUTEX_WAIT without a
+// timeout).
+long registry_wait(std::uint32_t* uaddr, std::uint32_t val, std::uint32_t bitset,
+                   std::uint64_t deadline, bool restartable, bool shared = false);
+long registry_wake(std::uint32_t* uaddr, int n, std::uint32_t bitset, bool shared = false);
 // FUTEX_REQUEUE (check false) and FUTEX_CMP_REQUEUE (check true, comparing *uaddr to val3).
-long requeue_private(std::uint32_t* uaddr, std::uint32_t* uaddr2, int nr_wake, int nr_requeue,
-                     bool check, std::uint32_t val3);
+long registry_requeue(std::uint32_t* uaddr, std::uint32_t* uaddr2, int nr_wake, int nr_requeue,
+                      bool check, std::uint32_t val3, bool shared = false);
 
 // In the child of fork(): only the forking thread lives on, so the registry's waiters and the
 // helper threads are the parent's. Forgets them all.
 void abandon_after_fork();
 
 // Fibers parked in the registry on `uaddr` now (tests).
-std::size_t registered(const std::uint32_t* uaddr);
+std::size_t registered(const std::uint32_t* uaddr, bool shared = false);
 // Helper threads that exist, busy or idle (tests).
 int helpers();
 

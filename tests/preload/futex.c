@@ -3,7 +3,8 @@
  * threads with wake counts, bitset matching, REQUEUE and CMP_REQUEUE, EINTR from a handler
  * with and without SA_RESTART, a wake from a thread glibc makes itself (a SIGEV_THREAD timer,
  * never a green thread) and a wake from another process on a MAP_SHARED word. Each part runs
- * with the private and the shared operations (bitsets: private only).
+ * with the private operations, then the shared ones on a MAP_SHARED word (bitsets left out)
+ * and on a heap word.
  *
  * While a waiter waits, a ticker thread sleeps ten times; the waiter is woken only after the
  * ticker is done, so under libgreen (one hub thread) the transcript's "ticker ran: yes" means
@@ -54,7 +55,7 @@ static struct timespec abs_after(clockid_t c, long msec)
     return t;
 }
 
-/* The words live in shared memory so that the shared parts also work across fork. */
+/* The words: in a MAP_SHARED mapping (another process can wake them) or on the heap. */
 static uint32_t *words;
 
 /* ---- a waiter thread ---- */
@@ -298,7 +299,7 @@ static void timer_wake(union sigval v)
     __atomic_store_n(&words[2], (uint32_t)(r + 1), __ATOMIC_SEQ_CST);
 }
 
-static void outside_wakes(void)
+static void outside_wakes(int shm)
 {
     uint32_t *w = &words[0];
     struct waiter a;
@@ -327,7 +328,7 @@ static void outside_wakes(void)
     say("  the timer thread's wake returned %u", words[2] - 1);
     timer_delete(timer);
 
-    if (pflag)
+    if (!shm)
         return;
     /* Another process, on the MAP_SHARED word. */
     *w = 0;
@@ -384,20 +385,26 @@ static void fork_child(void)
 
 int main(void)
 {
-    words = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    REQUIRE(words != MAP_FAILED);
-    for (int i = 0; i < 2; i++) {
+    uint32_t *shm = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    REQUIRE(shm != MAP_FAILED);
+    /* Small enough for the brk heap, where std::future keeps the words it waits on with the
+     * shared operations. */
+    uint32_t *heap = calloc(64, sizeof(uint32_t));
+    REQUIRE(heap != NULL);
+    for (int i = 0; i < 3; i++) {
         pflag = i == 0 ? FUTEX_PRIVATE_FLAG : 0;
-        form = i == 0 ? "private" : "shared";
+        form = i == 0 ? "private" : i == 1 ? "shared, MAP_SHARED word" : "shared, heap word";
+        words = i == 2 ? heap : shm;
         errors();
         timeouts();
         wait_and_wake();
-        /* A green shared wait is a futex_waitv, which has no bitset (README). */
-        if (pflag)
+        /* A green shared wait on a MAP_SHARED word is a futex_waitv, which has no bitset
+         * (README). */
+        if (i != 1)
             bitsets();
         requeues();
         interrupts();
-        outside_wakes();
+        outside_wakes(i == 1);
         fork_child();
     }
     return 0;

@@ -11,6 +11,7 @@
 #include <functional>
 #include <csignal>
 #include <linux/futex.h>
+#include <sys/mman.h>
 #include <sys/time.h>
 #include <thread>
 
@@ -41,7 +42,7 @@ void until_registered(const std::uint32_t* word, std::size_t n)
 
 long wait_forever(std::uint32_t* word, std::uint32_t val, std::uint32_t bitset = ~0u)
 {
-    return futex::wait_private(word, val, bitset, green::no_deadline, true);
+    return futex::registry_wait(word, val, bitset, green::no_deadline, true);
 }
 
 }  // namespace
@@ -50,9 +51,9 @@ TEST_CASE("a private wait whose word differs returns EAGAIN at once", "[futex]")
 {
     hub::for_this_thread();
     std::uint32_t word = 1;
-    CHECK(futex::wait_private(&word, 0, ~0u, green::no_deadline, true) == -EAGAIN);
+    CHECK(futex::registry_wait(&word, 0, ~0u, green::no_deadline, true) == -EAGAIN);
     CHECK(futex::registered(&word) == 0);
-    CHECK(futex::wake_private(&word, 1, ~0u) == 0);
+    CHECK(futex::registry_wake(&word, 1, ~0u) == 0);
 }
 
 TEST_CASE("a waiting fiber parks and another fiber of its hub wakes it", "[futex]")
@@ -66,7 +67,7 @@ TEST_CASE("a waiting fiber parks and another fiber of its hub wakes it", "[futex
         until_registered(&word, 1);
         waker_ran_while_parked = true;
         __atomic_store_n(&word, 1, __ATOMIC_SEQ_CST);
-        woke = futex::wake_private(&word, 1, ~0u);
+        woke = futex::registry_wake(&word, 1, ~0u);
     }};
     spawn(h, waiter);
     spawn(h, waker);
@@ -88,10 +89,10 @@ TEST_CASE("wake counts: at most n, and one when asked for none", "[futex]")
         spawn(h, w[i]);
     }
     until_registered(&word, 3);
-    CHECK(futex::wake_private(&word, 2, ~0u) == 2);
+    CHECK(futex::registry_wake(&word, 2, ~0u) == 2);
     CHECK(futex::registered(&word) == 1);
-    CHECK(futex::wake_private(&word, 0, ~0u) == 1);
-    CHECK(futex::wake_private(&word, INT_MAX, ~0u) == 0);
+    CHECK(futex::registry_wake(&word, 0, ~0u) == 1);
+    CHECK(futex::registry_wake(&word, INT_MAX, ~0u) == 0);
     for (auto& s : w)
         h->join(s.f);
     CHECK(results[0] == 0);
@@ -109,12 +110,12 @@ TEST_CASE("a wake meets only waiters whose bitset it shares", "[futex]")
     spawn(h, one);
     spawn(h, two);
     until_registered(&word, 2);
-    CHECK(futex::wake_private(&word, INT_MAX, 4) == 0);
-    CHECK(futex::wake_private(&word, INT_MAX, 2) == 1);
+    CHECK(futex::registry_wake(&word, INT_MAX, 4) == 0);
+    CHECK(futex::registry_wake(&word, INT_MAX, 2) == 1);
     h->join(two.f);
     CHECK(r2 == 0);
     CHECK(r1 == 9);
-    CHECK(futex::wake_private(&word, INT_MAX, 1) == 1);
+    CHECK(futex::registry_wake(&word, INT_MAX, 1) == 1);
     h->join(one.f);
     CHECK(r1 == 0);
 }
@@ -124,7 +125,7 @@ TEST_CASE("a private wait times out and leaves the registry", "[futex]")
     hub::for_this_thread();
     std::uint32_t word = 0;
     std::uint64_t deadline = green::now_ns() + ms(5);
-    CHECK(futex::wait_private(&word, 0, ~0u, deadline, false) == -ETIMEDOUT);
+    CHECK(futex::registry_wait(&word, 0, ~0u, deadline, false) == -ETIMEDOUT);
     CHECK(green::now_ns() >= deadline);
     CHECK(futex::registered(&word) == 0);
 }
@@ -140,17 +141,17 @@ TEST_CASE("requeue and cmp_requeue move waiters onto another word", "[futex]")
         spawn(h, w[i]);
     }
     until_registered(&a, 3);
-    CHECK(futex::requeue_private(&a, &b, 1, 1, true, 7) == -EAGAIN);
-    CHECK(futex::requeue_private(&a, &b, -1, 1, false, 0) == -EINVAL);
-    CHECK(futex::requeue_private(&a, &a, 0, INT_MAX, true, 0) == 3);  // counts, moves nobody
-    CHECK(futex::requeue_private(&a, &b, 1, 1, true, 0) == 2);
+    CHECK(futex::registry_requeue(&a, &b, 1, 1, true, 7) == -EAGAIN);
+    CHECK(futex::registry_requeue(&a, &b, -1, 1, false, 0) == -EINVAL);
+    CHECK(futex::registry_requeue(&a, &a, 0, INT_MAX, true, 0) == 3);  // counts, moves nobody
+    CHECK(futex::registry_requeue(&a, &b, 1, 1, true, 0) == 2);
     CHECK(futex::registered(&a) == 1);
     CHECK(futex::registered(&b) == 1);
-    CHECK(futex::requeue_private(&a, &b, 0, 5, false, 0) == 1);
+    CHECK(futex::registry_requeue(&a, &b, 0, 5, false, 0) == 1);
     CHECK(futex::registered(&a) == 0);
     CHECK(futex::registered(&b) == 2);
-    CHECK(futex::wake_private(&a, INT_MAX, ~0u) == 0);
-    CHECK(futex::wake_private(&b, INT_MAX, ~0u) == 2);
+    CHECK(futex::registry_wake(&a, INT_MAX, ~0u) == 0);
+    CHECK(futex::registry_wake(&b, INT_MAX, ~0u) == 2);
     for (auto& s : w)
         h->join(s.f);
     CHECK((results[0] | results[1] | results[2]) == 0);
@@ -161,10 +162,10 @@ TEST_CASE("a requeued waiter that times out leaves its new word", "[futex]")
     hub* h = hub::for_this_thread();
     std::uint32_t a = 0, b = 0;
     long r = 9;
-    spawned w{[&] { r = futex::wait_private(&a, 0, ~0u, green::now_ns() + ms(20), false); }};
+    spawned w{[&] { r = futex::registry_wait(&a, 0, ~0u, green::now_ns() + ms(20), false); }};
     spawn(h, w);
     until_registered(&a, 1);
-    CHECK(futex::requeue_private(&a, &b, 0, 1, false, 0) == 1);
+    CHECK(futex::registry_requeue(&a, &b, 0, 1, false, 0) == 1);
     h->join(w.f);
     CHECK(r == -ETIMEDOUT);
     CHECK(futex::registered(&a) == 0);
@@ -182,7 +183,7 @@ TEST_CASE("wakes from other hubs and from threads without a hub", "[futex]")
     long woke = 9;
     std::thread native([&] {  // no hub: a thread glibc or a library made
         __atomic_store_n(&word, 1, __ATOMIC_SEQ_CST);
-        woke = futex::wake_private(&word, 1, ~0u);
+        woke = futex::registry_wake(&word, 1, ~0u);
     });
     h->join(waiter.f);
     native.join();
@@ -200,7 +201,7 @@ TEST_CASE("wakes from other hubs and from threads without a hub", "[futex]")
     while (futex::registered(&word) != 1)
         h->yield();
     __atomic_store_n(&word, 1, __ATOMIC_SEQ_CST);
-    CHECK(futex::wake_private(&word, INT_MAX, ~0u) == 1);
+    CHECK(futex::registry_wake(&word, INT_MAX, ~0u) == 1);
     other.join();
     CHECK(remote == 0);
 }
@@ -223,14 +224,14 @@ TEST_CASE("a waiter is counted by a wake exactly when it returns 0", "[futex]")
             seen = r;
             for (int spin = 0; spin < (r % 7) * 300; spin++)
                 __builtin_ia32_pause();
-            woke = futex::wake_private(&word, 1, ~0u);
+            woke = futex::registry_wake(&word, 1, ~0u);
         }
     });
     int mismatches = 0, woken = 0, timed_out = 0;
     for (int i = 1; i <= 300; i++) {
         woke = -1;
         round = i;
-        long r = futex::wait_private(&word, 0, ~0u, green::now_ns() + 20000, false);
+        long r = futex::registry_wait(&word, 0, ~0u, green::now_ns() + 20000, false);
         while (woke.load() == -1)
             hub::current()->yield();
         if ((r == 0) != (woke.load() == 1))
@@ -263,16 +264,17 @@ TEST_CASE("a handler ends a private wait with EINTR", "[futex]")
     itimerval it{};
     it.it_value.tv_usec = 20000;
     setitimer(ITIMER_REAL, &it, nullptr);
-    CHECK(futex::wait_private(&word, 0, ~0u, green::now_ns() + ms(2000), false) == -EINTR);
+    CHECK(futex::registry_wait(&word, 0, ~0u, green::now_ns() + ms(2000), false) == -EINTR);
     CHECK(futex::registered(&word) == 0);
     signal(SIGALRM, SIG_DFL);
 }
 
-TEST_CASE("a shared wait is the kernel's: a raw wake from another thread ends it", "[futex]")
+TEST_CASE("a shared wait on a MAP_SHARED word is the kernel's: a raw wake ends it", "[futex]")
 {
     hub* h = hub::for_this_thread();
-    static std::uint32_t word;  // not on a stack another thread may not see in time
-    word = 0;
+    void* page = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    REQUIRE(page != MAP_FAILED);
+    std::uint32_t& word = *static_cast<std::uint32_t*>(page);
     long waited = 9, woke = 0;
     std::atomic<bool> other_ran{false};
     spawned waiter{[&] { waited = futex::call(&word, FUTEX_WAIT, 0, nullptr, nullptr, 0); }};
@@ -297,4 +299,34 @@ TEST_CASE("a shared wait is the kernel's: a raw wake from another thread ends it
     CHECK(futex::call(&word, FUTEX_WAIT, 0, nullptr, nullptr, 0) == -EAGAIN);
     timespec t{0, 5000000};
     CHECK(futex::call(&word, FUTEX_WAIT, 1, &t, nullptr, 0) == -ETIMEDOUT);
+    munmap(page, 4096);
+}
+
+TEST_CASE("a shared wait on private memory uses the registry, apart from the private keys",
+          "[futex]")
+{
+    hub* h = hub::for_this_thread();
+    // The heap, a private mapping (as malloc's other arenas and stacks are) and a global.
+    static std::uint32_t global;
+    auto* heap = new std::uint32_t(0);
+    void* page = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    REQUIRE(page != MAP_FAILED);
+    std::uint32_t* words[] = {heap, static_cast<std::uint32_t*>(page), &global};
+    for (std::uint32_t* word : words) {
+        *word = 0;
+        long waited = 9;
+        spawned waiter{[&] { waited = futex::call(word, FUTEX_WAIT, 0, nullptr, nullptr, 0); }};
+        spawn(h, waiter);
+        for (int i = 0; i < 1000 && futex::registered(word, true) != 1; i++)
+            h->yield();
+        CHECK(futex::registered(word, true) == 1);
+        CHECK(futex::registered(word) == 0);
+        CHECK(futex::call(word, FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0) == 0);
+        *word = 1;
+        CHECK(futex::call(word, FUTEX_WAKE, 1, nullptr, nullptr, 0) == 1);
+        h->join(waiter.f);
+        CHECK(waited == 0);
+    }
+    munmap(page, 4096);
+    delete heap;
 }
