@@ -205,26 +205,46 @@ thread_local! {
 }
 
 fn thread_locals_scoped() {
-    let ok = AtomicUsize::new(0);
-    thread::scope(|s| {
-        for i in 1..=8u64 {
-            let ok = &ok;
-            s.spawn(move || {
+    // Plain threads, joined: a join returns after the thread's TLS destructors have run
+    // (a scope may end before they do).
+    static OK: AtomicUsize = AtomicUsize::new(0);
+    let ts: Vec<_> = (1..=8u64)
+        .map(|i| {
+            thread::spawn(move || {
                 GUARD.with(|_| {});
                 MINE.with(|m| m.set(i));
                 thread::sleep(Duration::from_millis(10)); // every thread holds its value across a sleep
                 if MINE.with(|m| m.get()) == i {
-                    ok.fetch_add(1, Ordering::SeqCst);
+                    OK.fetch_add(1, Ordering::SeqCst);
                 }
+            })
+        })
+        .collect();
+    for t in ts {
+        t.join().unwrap();
+    }
+    println!(
+        "thread_local!: {} of 8 threads kept their value, {} destructors ran",
+        OK.load(Ordering::SeqCst),
+        DROPPED.load(Ordering::SeqCst)
+    );
+    assert_eq!((OK.load(Ordering::SeqCst), DROPPED.load(Ordering::SeqCst)), (8, 8));
+
+    // Scoped threads borrowing the caller's data, each blocking on a shared lock.
+    let totals = Mutex::new(Vec::new());
+    let inputs: Vec<u64> = (1..=8).collect();
+    thread::scope(|s| {
+        for chunk in inputs.chunks(2) {
+            let totals = &totals;
+            s.spawn(move || {
+                thread::sleep(Duration::from_millis(5));
+                totals.lock().unwrap().push(chunk.iter().sum::<u64>());
             });
         }
     });
-    println!(
-        "thread_local!: {} of 8 threads kept their value, {} destructors ran",
-        ok.load(Ordering::SeqCst),
-        DROPPED.load(Ordering::SeqCst)
-    );
-    assert_eq!((ok.load(Ordering::SeqCst), DROPPED.load(Ordering::SeqCst)), (8, 8));
+    let sum: u64 = totals.lock().unwrap().iter().sum();
+    println!("scoped threads: 4 threads summed borrowed data to {}", sum);
+    assert_eq!(sum, 36);
 }
 
 fn echo_server() {

@@ -6,7 +6,9 @@
  *   bench_threads futex   ITERATIONS REPS   round trip between two threads on a raw futex word
  *                                           (syscall(SYS_futex), FUTEX_WAIT/WAKE_PRIVATE, as
  *                                           std::atomic::wait and Rust's Mutex wait)
- *   bench_threads futex-shared ...          the same with the shared operations (std::future's)
+ *   bench_threads futex-shared ...          the same with the shared operations (libstdc++'s)
+ *   bench_threads futex-shm ...             shared operations on a MAP_SHARED word, which another
+ *                                           process could wake (green: a helper thread waits)
  *
  * Each repetition times ITERATIONS operations and gives a mean; prints the median and the
  * smallest of the REPS means:
@@ -16,6 +18,7 @@
 
 #include <linux/futex.h>
 #include <pthread.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -122,7 +125,8 @@ static uint64_t run_pipe(long n)
 
 /* Ping-pong on one futex word: 1 is the peer's turn, 0 main's; each side waits while the word
  * is not its own value and wakes the other after flipping it. */
-static uint32_t futex_turn;
+static uint32_t futex_word, *futex_turn_at = &futex_word;
+#define futex_turn (*futex_turn_at)
 static long futex_n;
 static int futex_flag; /* FUTEX_PRIVATE_FLAG or 0 */
 
@@ -169,10 +173,24 @@ static uint64_t run_futex_with(long n, int flag)
 static uint64_t run_futex(long n) { return run_futex_with(n, FUTEX_PRIVATE_FLAG); }
 static uint64_t run_futex_shared(long n) { return run_futex_with(n, 0); }
 
+static uint64_t run_futex_shm(long n)
+{
+    void* page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (page == MAP_FAILED) {
+        perror("mmap");
+        exit(1);
+    }
+    futex_turn_at = page;
+    uint64_t elapsed = run_futex_with(n, 0);
+    futex_turn_at = &futex_word;
+    munmap(page, 4096);
+    return elapsed;
+}
+
 int main(int argc, char** argv)
 {
     if (argc != 4) {
-        fprintf(stderr, "usage: bench_threads create|condvar|pipe|futex|futex-shared ITERATIONS REPS\n");
+        fprintf(stderr, "usage: bench_threads create|condvar|pipe|futex|futex-shared|futex-shm ITERATIONS REPS\n");
         return 2;
     }
     long n = bench_arg(argv[2], "ITERATIONS"), reps = bench_arg(argv[3], "REPS");
@@ -191,6 +209,8 @@ int main(int argc, char** argv)
         run = run_futex;
     else if (strcmp(argv[1], "futex-shared") == 0)
         run = run_futex_shared;
+    else if (strcmp(argv[1], "futex-shm") == 0)
+        run = run_futex_shm;
     else {
         fprintf(stderr, "unknown benchmark: %s\n", argv[1]);
         return 2;

@@ -271,9 +271,11 @@ class Suite:
             ("condvar", s["pingpong_iterations"], "mutex+condvar ping-pong, round trip"),
             ("pipe", s["pingpong_iterations"], "pipe ping-pong, round trip (1 byte each way)"),
             ("futex", s["pingpong_iterations"], "raw futex wait/wake ping-pong, round trip (private)"),
-            # Shared futexes wait in the kernel on a helper thread (runtime/futex.hpp).
-            ("futex-shared", s["pingpong_iterations"] // 10 or 1,
-             "raw futex wait/wake ping-pong, round trip (shared)"),
+            ("futex-shared", s["pingpong_iterations"],
+             "raw futex ping-pong, round trip (shared operations, private memory)"),
+            # On a MAP_SHARED word a green wait is the kernel's, on a helper thread.
+            ("futex-shm", s["pingpong_iterations"] // 10 or 1,
+             "raw futex ping-pong, round trip (shared operations, MAP_SHARED word)"),
         ]:
             r = {}
             for flavour in ("native", "green"):
