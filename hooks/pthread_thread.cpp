@@ -137,6 +137,10 @@ GREEN_HOOK int pthread_create(pthread_t* out, const pthread_attr_t* attr,
         __libc_single_threaded = 0;
     t->os_tid = self ? self->os_tid : os_tid();
     *out = reinterpret_cast<pthread_t>(t);
+    // As glibc's pthread_create does: from now on the process has threads. libstdc++ reads this
+    // (std::stop_token skips the wake-up a callback's waiter on another thread needs when it
+    // is set, shared_ptr counts without atomics), and glibc's own code does too.
+    __libc_single_threaded = 0;
     return 0;
 }
 

@@ -2,6 +2,7 @@
 
 #include "config.hpp"
 #include "fd_table.hpp"
+#include "futex.hpp"
 #include "hub.hpp"
 #include "internal.hpp"
 #include "overflow.hpp"
@@ -35,9 +36,9 @@ void print_stats()
     int n = std::snprintf(
         line, sizeof line,
         "libgreen: stats: hubs=%" PRIu64 " fibers=%" PRIu64 " parks=%" PRIu64
-        " fd_waits=%" PRIu64 " sleeps=%" PRIu64 "\n",
+        " fd_waits=%" PRIu64 " sleeps=%" PRIu64 " futex_waits=%" PRIu64 "\n",
         stats.hubs.load(), stats.hubs.load() + stats.fibers.load(), stats.parks.load(),
-        stats.fd_waits.load(), stats.sleeps.load());
+        stats.fd_waits.load(), stats.sleeps.load(), stats.futex_waits.load());
     syscall(SYS_write, __atomic_load_n(&stats_fd, __ATOMIC_ACQUIRE), line,
             n > 0 ? std::size_t(n) : 0);
 }
@@ -77,8 +78,9 @@ void initialise()
 
 void forget_parent_hubs()
 {
+    resolver::abandon_after_fork();  // its channel lives in the hub
+    futex::abandon_after_fork();
     hub::abandon_after_fork();
-    resolver::abandon_after_fork();
     // A green thread that forked is the child's thread now, on an OS thread of a new id.
     if (green_thread* t = green_thread::current())
         t->os_tid = int(syscall(SYS_gettid));

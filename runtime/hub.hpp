@@ -204,6 +204,7 @@ struct runtime_stats {
     std::atomic<std::uint64_t> parks{0};
     std::atomic<std::uint64_t> fd_waits{0};
     std::atomic<std::uint64_t> sleeps{0};
+    std::atomic<std::uint64_t> futex_waits{0};
 };
 extern runtime_stats stats;
 

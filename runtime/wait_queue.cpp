@@ -1,5 +1,6 @@
 #include "wait_queue.hpp"
 
+#include "futex.hpp"
 #include "hub.hpp"
 
 #include <cerrno>
@@ -29,17 +30,16 @@ int futex_wait(std::atomic<std::uint32_t>* word, std::uint32_t expected, std::ui
     }
     // FUTEX_WAIT_BITSET takes an absolute time on CLOCK_MONOTONIC (no FUTEX_CLOCK_REALTIME),
     // the clock every deadline here is on, so a wait that restarts keeps its deadline.
-    long r = syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), FUTEX_WAIT_BITSET_PRIVATE,
-                     expected, timeout, nullptr, FUTEX_BITSET_MATCH_ANY);
-    return r == 0 ? 0 : errno;
+    long r = futex::raw(reinterpret_cast<std::uint32_t*>(word), FUTEX_WAIT_BITSET_PRIVATE,
+                        expected, timeout, nullptr, FUTEX_BITSET_MATCH_ANY);
+    return r == 0 ? 0 : int(-r);
 }
 
 // Only the word's address is used: it may be a stack slot its waiter has already left, and
 // then the worst outcome is a spurious return of an unrelated futex wait, which all retry.
 void futex_wake_one(std::atomic<std::uint32_t>* word)
 {
-    syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), FUTEX_WAKE_PRIVATE, 1, nullptr,
-            nullptr, 0);
+    futex::raw(reinterpret_cast<std::uint32_t*>(word), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
 }
 
 wait_result result_of(wake_reason r)

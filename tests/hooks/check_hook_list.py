@@ -36,6 +36,8 @@ FAMILIES = [
     r"|unregister_cancel_restore|unwind_next)",
     r"(__)?sem_[a-z_]+",
     r"(thrd|mtx|cnd|tss)_[a-z_]+|call_once|sched_yield",
+    # raw system calls: libstdc++'s and Rust's futex waits come through syscall()
+    r"syscall",
 ]
 FAMILY_RE = re.compile(r"^(?:%s)$" % "|".join(FAMILIES))
 

@@ -5,6 +5,12 @@
  *   bench_threads pipe    ITERATIONS REPS   round trip between two threads over two pipes
  *   bench_threads mutex   ITERATIONS REPS   uncontended pthread_mutex_lock + unlock
  *   bench_threads mutex-semopen ITERATIONS REPS   the same in a process with one sem_open
+ *   bench_threads futex   ITERATIONS REPS   round trip between two threads on a raw futex word
+ *                                           (syscall(SYS_futex), FUTEX_WAIT/WAKE_PRIVATE, as
+ *                                           std::atomic::wait and Rust's Mutex wait)
+ *   bench_threads futex-shared ...          the same with the shared operations (libstdc++'s)
+ *   bench_threads futex-shm ...             shared operations on a MAP_SHARED word, which another
+ *                                           process could wake (green: a helper thread waits)
  *
  * Each repetition times ITERATIONS operations and gives a mean; prints the median and the
  * smallest of the REPS means:
@@ -15,6 +21,10 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <semaphore.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 static void* empty(void* arg) { return arg; }
@@ -147,10 +157,75 @@ static uint64_t run_mutex_semopen(long n)
     return run_mutex(n);
 }
 
+/* Ping-pong on one futex word: 1 is the peer's turn, 0 main's; each side waits while the word
+ * is not its own value and wakes the other after flipping it. */
+static uint32_t futex_word, *futex_turn_at = &futex_word;
+#define futex_turn (*futex_turn_at)
+static long futex_n;
+static int futex_flag; /* FUTEX_PRIVATE_FLAG or 0 */
+
+static void futex_pass(uint32_t to)
+{
+    __atomic_store_n(&futex_turn, to, __ATOMIC_SEQ_CST);
+    syscall(SYS_futex, &futex_turn, FUTEX_WAKE | futex_flag, 1, NULL, NULL, 0);
+}
+
+static void futex_await(uint32_t mine)
+{
+    uint32_t v;
+    while ((v = __atomic_load_n(&futex_turn, __ATOMIC_SEQ_CST)) != mine)
+        syscall(SYS_futex, &futex_turn, FUTEX_WAIT | futex_flag, v, NULL, NULL, 0);
+}
+
+static void* futex_peer(void* arg)
+{
+    (void)arg;
+    for (long i = 0; i < futex_n; ++i) {
+        futex_await(1);
+        futex_pass(0);
+    }
+    return NULL;
+}
+
+static uint64_t run_futex_with(long n, int flag)
+{
+    pthread_t t;
+    futex_n = n;
+    futex_flag = flag;
+    futex_turn = 0;
+    pthread_create(&t, NULL, futex_peer, NULL);
+    uint64_t t0 = bench_now_ns();
+    for (long i = 0; i < n; ++i) {
+        futex_pass(1);
+        futex_await(0);
+    }
+    uint64_t elapsed = bench_now_ns() - t0;
+    pthread_join(t, NULL);
+    return elapsed;
+}
+
+static uint64_t run_futex(long n) { return run_futex_with(n, FUTEX_PRIVATE_FLAG); }
+static uint64_t run_futex_shared(long n) { return run_futex_with(n, 0); }
+
+static uint64_t run_futex_shm(long n)
+{
+    void* page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (page == MAP_FAILED) {
+        perror("mmap");
+        exit(1);
+    }
+    futex_turn_at = page;
+    uint64_t elapsed = run_futex_with(n, 0);
+    futex_turn_at = &futex_word;
+    munmap(page, 4096);
+    return elapsed;
+}
+
 int main(int argc, char** argv)
 {
     if (argc != 4) {
-        fprintf(stderr, "usage: bench_threads create|condvar|pipe|mutex|mutex-semopen ITERATIONS REPS\n");
+        fprintf(stderr, "usage: bench_threads create|condvar|pipe|mutex|mutex-semopen|futex|"
+                        "futex-shared|futex-shm ITERATIONS REPS\n");
         return 2;
     }
     long n = bench_arg(argv[2], "ITERATIONS"), reps = bench_arg(argv[3], "REPS");
@@ -169,6 +244,12 @@ int main(int argc, char** argv)
         run = run_mutex;
     else if (strcmp(argv[1], "mutex-semopen") == 0)
         run = run_mutex_semopen;
+    else if (strcmp(argv[1], "futex") == 0)
+        run = run_futex;
+    else if (strcmp(argv[1], "futex-shared") == 0)
+        run = run_futex_shared;
+    else if (strcmp(argv[1], "futex-shm") == 0)
+        run = run_futex_shm;
     else {
         fprintf(stderr, "unknown benchmark: %s\n", argv[1]);
         return 2;

@@ -7,7 +7,7 @@ Every benchmark program is an ordinary C program (tools/bench/*.c) that knows no
 library. Each one runs twice in the same run, natively and with LD_PRELOAD=libgreen.so, and the
 ratio is printed. Sections (--only takes a comma-separated list of them):
 
-  micro     pthread create+join; mutex+condvar and pipe ping-pong between two threads
+  micro     pthread create+join; mutex+condvar, pipe and raw futex ping-pong between two threads
   blocked   N threads blocked in sleep() and in read() on a socket: time, OS threads, RSS and
             kernel memory (/proc/meminfo deltas) per thread; the first N that fails and why
   echo      a thread-per-connection echo server (one binary, native and green) against a
@@ -270,6 +270,12 @@ class Suite:
             ("create", s["create_iterations"], "pthread_create + pthread_join"),
             ("condvar", s["pingpong_iterations"], "mutex+condvar ping-pong, round trip"),
             ("pipe", s["pingpong_iterations"], "pipe ping-pong, round trip (1 byte each way)"),
+            ("futex", s["pingpong_iterations"], "raw futex wait/wake ping-pong, round trip (private)"),
+            ("futex-shared", s["pingpong_iterations"],
+             "raw futex ping-pong, round trip (shared operations, private memory)"),
+            # On a MAP_SHARED word a green wait is the kernel's, on a helper thread.
+            ("futex-shm", s["pingpong_iterations"] // 10 or 1,
+             "raw futex ping-pong, round trip (shared operations, MAP_SHARED word)"),
         ]:
             r = {}
             for flavour in ("native", "green"):
