@@ -23,7 +23,8 @@ FAMILIES = [
     r"(__)?(poll|ppoll|select|pselect|epoll_wait|epoll_pwait|epoll_pwait2)(_chk)?",
     r"(__)?(getaddrinfo|getnameinfo|gethostbyname2?(_r)?|gethostbyaddr(_r)?)",
     r"(__)?(wait|waitpid|wait3|wait4|waitid|sigwait|sigwaitinfo|sigtimedwait|sigsuspend|pause)",
-    r"(__)?(sendfile|sendfile64|splice|tee|vmsplice|msgrcv|msgsnd|mq_(timed)?(receive|send))",
+    r"(__)?(sendfile|sendfile64|splice|tee|vmsplice|copy_file_range|msgrcv|msgsnd|semop"
+    r"|semtimedop|mq_(timed)?(receive|send))",
     r"(__)?(socket|socketpair|pipe|pipe2|close|close_range|closefrom|dup|dup2|dup3|fclose|pclose)(_nocancel)?",
     r"(__)?(fcntl|fcntl64|epoll_create|epoll_create1|eventfd|flock|lockf)",
     # threads: whatever takes a pthread_t, and every synchronisation object
