@@ -38,6 +38,9 @@ FAMILIES = [
     r"(__)?sem_[a-z_]+",
     r"(thrd|mtx|cnd|tss)_[a-z_]+|call_once|sched_yield",
 ]
+# libgreen's own public functions (include/green.h), which are not libc names.
+API_PREFIX = "green_api_"
+
 FAMILY_RE = re.compile(r"^(?:%s)$" % "|".join(FAMILIES))
 
 
@@ -92,7 +95,7 @@ def main():
         elif name not in libc_names:
             problems.append("%s is in not_hooked.txt but libc does not export it" % name)
     for name in sorted(hooked):
-        if name not in libc_names:
+        if name not in libc_names and not name.startswith(API_PREFIX):
             problems.append("libgreen exports %s, which libc does not have" % name)
 
     print("%d entry points in the checked families: %d hooked, %d listed as not hooked"
