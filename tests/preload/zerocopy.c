@@ -221,6 +221,27 @@ int main(void)
         close(p[0]);
     }
 
+    say("== sendfile from a socket into a pipe waits for the socket's data");
+    {
+        int s[2], p[2];
+        tcp_pair(s);
+        REQUIRE(pipe(p) == 0);
+        int out = big_file(0);
+        struct late_writer w = {.fd = s[0], .len = 3000, .close_after = 0};
+        pthread_t writer;
+        REQUIRE(pthread_create(&writer, NULL, write_late, &w) == 0);
+        CALL(sendfile(p[1], s[1], NULL, 2500) > 0);
+        say("writer had slept %d times", w.ticks_before);
+        REQUIRE(pthread_join(writer, NULL) == 0);
+        CALL(sendfile(out, s[1], NULL, 10));
+        CALL(sendfile(s[0], s[1], NULL, 10));
+        close(out);
+        close(p[0]);
+        close(p[1]);
+        close(s[0]);
+        close(s[1]);
+    }
+
     say("== sendfile errors");
     {
         int p[2];
