@@ -101,8 +101,11 @@ wait_result block_native(spinlock& lock, waiter_list& list, waiter& w, std::uint
 
 waiter::waiter()
 {
+    // A fiber inside the runtime's own calls (internal_scope) blocks natively: were it to
+    // park, the hub would run the other fibers with the thread's internal depth still raised,
+    // and their hooks would all pass straight through (a read would block the hub thread).
     fiber* f = tls.running;
-    if (f && !f->is_hub)
+    if (f && !f->is_hub && tls.internal_depth == 0 && !tls.native_only)
         green = f;
 }
 

@@ -173,6 +173,33 @@ int main(void)
         close(s[1]);
     }
 
+    say("== 64 sendfiles of 4 MiB in a row to a reader that keeps up");
+    {
+        /* Each offloaded call takes the pool's lock just as its previous worker goes back to
+         * it: a fiber that parked for that lock used to freeze the hub (the reader's read then
+         * blocked it) in some runs of this test, and in a third of a plain loop's. */
+        int s[2];
+        tcp_pair(s);
+        struct slow_reader r = {.fd = s[1], .pause_every = 1 << 30};
+        pthread_t reader;
+        REQUIRE(pthread_create(&reader, NULL, read_slowly, &r) == 0);
+        long total = 0;
+        for (int i = 0; i < 64; i++) {
+            off_t off = (off_t)(i % 16) << 22;
+            long k = sendfile(s[0], file, &off, 4 << 20);
+            if (k != 4 << 20) {
+                say("sendfile %d: %ld %s", i, k, errno_name(errno));
+                break;
+            }
+            total += k;
+        }
+        CALL(shutdown(s[0], SHUT_WR));
+        REQUIRE(pthread_join(reader, NULL) == 0);
+        say("sent %ld, reader got %ld bytes", total, r.total);
+        close(s[0]);
+        close(s[1]);
+    }
+
     say("== sendfile64 without an offset moves the file position");
     {
         int s[2];
