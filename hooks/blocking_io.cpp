@@ -1,5 +1,6 @@
 #include "blocking_io.hpp"
 
+#include "blocked.hpp"
 #include "cancel.hpp"
 #include "hook.hpp"
 #include "log.hpp"
@@ -35,6 +36,7 @@ wait_outcome io_wait::wait()
     case fd_wait_result::not_pollable: break;
     }
     GREEN_LOG(warn, "fd %d cannot be waited on; the call blocks its hub thread", fd_);
+    blocked::note(call_ ? call_ : "I/O on an fd the poller refuses");
     return wait_outcome::block_natively;
 }
 

@@ -47,11 +47,12 @@ inline bool blocking_socket(int fd, int flags, fd_info& info)
 class io_wait {
 public:
     // `events`: EPOLLIN or EPOLLOUT. `timeout_ns`: SO_RCVTIMEO/SO_SNDTIMEO, 0 for none; at the
-    // timeout the call fails with `timeout_errno` (EAGAIN, or EINPROGRESS for connect).
+    // timeout the call fails with `timeout_errno` (EAGAIN, or EINPROGRESS for connect). `call`
+    // names the call for GREEN_STATS's count of calls that blocked their hub.
     io_wait(int fd, const fd_info& info, std::uint32_t events, std::uint64_t timeout_ns,
-            int timeout_errno = EAGAIN)
+            int timeout_errno = EAGAIN, const char* call = nullptr)
         : fd_(fd), info_(info), events_(events), timeout_(timeout_ns),
-          timeout_errno_(timeout_errno)
+          timeout_errno_(timeout_errno), call_(call)
     {
     }
 
@@ -75,13 +76,14 @@ public:
     bool nowait_refused();
 
 private:
-    blocking_call_scope call_;  // a handler from here on interrupts the park (hub.hpp)
+    blocking_call_scope in_call_;  // a handler from here on interrupts the park (hub.hpp)
     int fd_;
     fd_info info_;
     std::uint32_t events_;
     std::uint64_t timeout_;
     std::uint64_t deadline_ = 0;
     int timeout_errno_;
+    const char* call_;
 };
 
 // One transfer that completes as soon as anything moves (read, recv, accept...).

@@ -1,4 +1,5 @@
 // connect.
+#include "blocked.hpp"
 #include "blocking_io.hpp"
 #include "hook.hpp"
 #include "log.hpp"
@@ -36,6 +37,7 @@ GREEN_HOOK int connect(int fd, const sockaddr* addr, socklen_t len)
         // A full AF_UNIX backlog: the blocking connect waits for room in the listener's queue,
         // which no fd of ours reports. Block as the program asked.
         GREEN_LOG(warn, "connect on fd %d waits natively for a full listen queue", fd);
+        blocked::note("connect");
         return GREEN_REAL(connect)(fd, addr, len);
     }
     if (errno != EINPROGRESS && errno != EALREADY)
@@ -43,7 +45,7 @@ GREEN_HOOK int connect(int fd, const sockaddr* addr, socklen_t len)
 
     // In progress: completion is writability, and SO_ERROR says how it ended. At the
     // SO_SNDTIMEO timeout the kernel reports EINPROGRESS.
-    hooks::io_wait w(fd, info, EPOLLOUT, info.send_timeout, EINPROGRESS);
+    hooks::io_wait w(fd, info, EPOLLOUT, info.send_timeout, EINPROGRESS, "connect");
     for (;;) {
         if (w.ready_now())
             break;

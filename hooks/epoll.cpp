@@ -16,7 +16,7 @@ int green_epoll_wait(int epfd, epoll_event* events, int maxevents, std::uint64_t
                      const sigset_t* mask, Block&& block)
 {
     return hooks::wait_ready(
-        deadline, mask, 1,
+        "epoll_wait", deadline, mask, 1,
         [&] { return GREEN_REAL(epoll_pwait)(epfd, events, maxevents, 0, mask); },
         [&] { return GREEN_REAL(epoll_wait)(epfd, events, maxevents, 0); },
         [&](hooks::watch_list& watches) { watches.add(epfd, EPOLLIN); }, block);

@@ -31,7 +31,7 @@ int green_poll(pollfd* fds, nfds_t nfds, std::uint64_t deadline, const timespec*
 {
     static const timespec zero{};
     return hooks::wait_ready(
-        deadline, mask, std::size_t(nfds),
+        "poll", deadline, mask, std::size_t(nfds),
         [&] { return GREEN_REAL(ppoll)(fds, nfds, &zero, mask); },
         [&] { return GREEN_REAL(poll)(fds, nfds, 0); },
         [&](hooks::watch_list& watches) {

@@ -6,6 +6,7 @@
 // POLLNVAL): the hub's wake-ups only say when to ask again. A zero timeout never parks.
 #pragma once
 
+#include "blocked.hpp"
 #include "fd_table.hpp"
 #include "hook.hpp"
 #include "internal.hpp"
@@ -69,10 +70,11 @@ inline std::uint64_t readiness_deadline(const std::uint64_t* ns)
 // the same with the call's signal mask (the first look, so that a signal already pending is
 // handled by the kernel exactly as natively); `block()` the real call as the program made it,
 // for when the fiber cannot park. `fill(watches)` adds the fds to wait on; it runs only once the
-// first look found nothing. `mask`: the p-variants' mask, or null. Returns the real call's
-// result, 0 at the deadline, or -1 with EINTR when a handler ran.
+// first look found nothing. `mask`: the p-variants' mask, or null. `call` names the call for
+// GREEN_STATS's count of calls that blocked their hub. Returns the real call's result, 0 at the
+// deadline, or -1 with EINTR when a handler ran.
 template <class TryMasked, class TryNow, class Fill, class Block>
-int wait_ready(std::uint64_t deadline, const sigset_t* mask, std::size_t fd_count,
+int wait_ready(const char* call, std::uint64_t deadline, const sigset_t* mask, std::size_t fd_count,
                TryMasked&& try_masked, TryNow&& try_now, Fill&& fill, Block&& block)
 {
     int entry_errno = errno;
@@ -111,6 +113,7 @@ int wait_ready(std::uint64_t deadline, const sigset_t* mask, std::size_t fd_coun
         fd_wait_result w = fd_table::wait_any(watches.data(), watches.size(), deadline, mode);
         if (w == fd_wait_result::not_pollable) {
             GREEN_LOG(warn, "a readiness wait cannot park; the call blocks its hub thread");
+            blocked::note(call);
             return block();
         }
         if (w == fd_wait_result::interrupted || signals.interrupted())

@@ -112,7 +112,7 @@ int green_select(int nfds, fd_set* r, fd_set* w, fd_set* e, std::uint64_t deadli
         return block();
     bool rewritten = false;
     int result = hooks::wait_ready(
-        deadline, mask, saved.count(bits),
+        "select", deadline, mask, saved.count(bits),
         [&] {
             static const timespec zero{};
             rewritten = true;

@@ -6,6 +6,7 @@
 // reaps, with its own arguments, and SIGCHLD is left alone. Waits that also report stops or
 // continues (WUNTRACED, WCONTINUED, waitid without WEXITED) block natively: a pidfd only reports
 // an exit (README).
+#include "blocked.hpp"
 #include "child_watch.hpp"
 #include "fd_table.hpp"
 #include "hook.hpp"
@@ -182,7 +183,8 @@ long green_wait(idtype_t idtype, id_t id, bool exits_only, Attempt&& attempt)
     }
 }
 
-long green_wait4(pid_t pid, int* status, int options, struct rusage* usage)
+// `call` names the entry point for GREEN_STATS's count of calls that blocked their hub.
+long green_wait4(const char* call, pid_t pid, int* status, int options, struct rusage* usage)
 {
     idtype_t idtype;
     id_t id;
@@ -190,6 +192,8 @@ long green_wait4(pid_t pid, int* status, int options, struct rusage* usage)
     // __WALL and __WCLONE also wait for clone children (which have no pidfd) and are what
     // tracers pass: such waits block natively.
     bool exits_only = !(options & (WNOHANG | WUNTRACED | WCONTINUED | __WALL | __WCLONE));
+    if (!exits_only && !(options & WNOHANG) && hooks::green_caller())
+        blocked::note(call);
     return green_wait(idtype, id, exits_only, [&](int extra) -> long {
         return GREEN_REAL(wait4)(pid, status, options | extra, usage);
     });
@@ -199,42 +203,46 @@ long green_wait4(pid_t pid, int* status, int options, struct rusage* usage)
 
 GREEN_HOOK pid_t wait4(pid_t pid, int* status, int options, struct rusage* usage)
 {
-    return pid_t(green_wait4(pid, status, options, usage));
+    return pid_t(green_wait4("wait4", pid, status, options, usage));
 }
 
 GREEN_HOOK pid_t wait3(int* status, int options, struct rusage* usage)
 {
-    return pid_t(green_wait4(-1, status, options, usage));
+    return pid_t(green_wait4("wait3", -1, status, options, usage));
 }
 
 GREEN_HOOK pid_t waitpid(pid_t pid, int* status, int options)
 {
-    return pid_t(green_wait4(pid, status, options, nullptr));
+    return pid_t(green_wait4("waitpid", pid, status, options, nullptr));
 }
 
 extern "C" pid_t __waitpid(pid_t pid, int* status, int options);
 GREEN_HOOK pid_t __waitpid(pid_t pid, int* status, int options)
 {
-    return pid_t(green_wait4(pid, status, options, nullptr));
+    return pid_t(green_wait4("__waitpid", pid, status, options, nullptr));
 }
 
 GREEN_HOOK pid_t wait(int* status)
 {
-    return pid_t(green_wait4(-1, status, 0, nullptr));
+    return pid_t(green_wait4("wait", -1, status, 0, nullptr));
 }
 
 extern "C" pid_t __wait(int* status);
 GREEN_HOOK pid_t __wait(int* status)
 {
-    return pid_t(green_wait4(-1, status, 0, nullptr));
+    return pid_t(green_wait4("__wait", -1, status, 0, nullptr));
 }
 
 GREEN_HOOK int waitid(idtype_t idtype, id_t id, siginfo_t* info, int options)
 {
     bool exits_only = (options & WEXITED) &&
                       !(options & (WNOHANG | WSTOPPED | WCONTINUED | __WALL | __WCLONE));
-    if (!info || (idtype != P_PID && idtype != P_PGID && idtype != P_ALL && idtype != P_PIDFD))
+    bool valid = info && (idtype == P_PID || idtype == P_PGID || idtype == P_ALL ||
+                          idtype == P_PIDFD);
+    if (!valid)
         exits_only = false;  // the kernel's errors (EFAULT, EINVAL) come from the plain call
+    else if (!exits_only && !(options & WNOHANG) && hooks::green_caller())
+        blocked::note("waitid");
     return int(green_wait(idtype, id, exits_only, [&](int extra) -> long {
         if (extra)
             info->si_pid = 0;  // WNOHANG and no child: the kernel leaves si_pid 0

@@ -1,5 +1,6 @@
 #include "init.hpp"
 
+#include "blocked.hpp"
 #include "config.hpp"
 #include "fd_table.hpp"
 #include "futex.hpp"
@@ -32,15 +33,30 @@ int stats_fd = -1;
 
 void print_stats()
 {
-    char line[256];
+    char line[1024];
     int n = std::snprintf(
         line, sizeof line,
         "libgreen: stats: hubs=%" PRIu64 " fibers=%" PRIu64 " parks=%" PRIu64
-        " fd_waits=%" PRIu64 " sleeps=%" PRIu64 " futex_waits=%" PRIu64 "\n",
+        " fd_waits=%" PRIu64 " sleeps=%" PRIu64 " futex_waits=%" PRIu64 " blocked=%" PRIu64 "\n",
         stats.hubs.load(), stats.hubs.load() + stats.fibers.load(), stats.parks.load(),
-        stats.fd_waits.load(), stats.sleeps.load(), stats.futex_waits.load());
-    syscall(SYS_write, __atomic_load_n(&stats_fd, __ATOMIC_ACQUIRE), line,
-            n > 0 ? std::size_t(n) : 0);
+        stats.fd_waits.load(), stats.sleeps.load(), stats.futex_waits.load(), blocked::total());
+    int fd = __atomic_load_n(&stats_fd, __ATOMIC_ACQUIRE);
+    syscall(SYS_write, fd, line, n > 0 ? std::size_t(n) : 0);
+    // The calls that blocked a hub thread, by name: what in the program is not green.
+    blocked::entry calls[32];
+    std::size_t count = blocked::snapshot(calls, 32);
+    if (count == 0)
+        return;
+    std::size_t len = std::size_t(std::snprintf(line, sizeof line, "libgreen: blocked:"));
+    for (std::size_t i = 0; i < count && i < 32; ++i) {
+        int m = std::snprintf(line + len, sizeof line - len - 1, " %s=%" PRIu64, calls[i].call,
+                              calls[i].count);
+        if (m < 0 || std::size_t(m) >= sizeof line - len - 1)
+            break;
+        len += std::size_t(m);
+    }
+    line[len++] = '\n';
+    syscall(SYS_write, fd, line, len);
 }
 
 void initialise()

@@ -102,9 +102,12 @@ wait_result block_native(spinlock& lock, waiter_list& list, waiter& w, std::uint
 waiter::waiter()
 {
     // A green thread that forked has no hub in the child until it blocks on something else;
-    // until then it is the child's only flow, and sleeps on the futex as a thread would.
+    // until then it is the child's only flow, and sleeps on the futex as a thread would. A
+    // fiber inside the runtime's own calls (internal_scope) blocks natively too: were it to
+    // park, the hub would run the other fibers with the thread's internal depth still raised,
+    // and their hooks would all pass straight through (a read would block the hub thread).
     fiber* f = tls.running;
-    if (f && !f->is_hub && tls.home)
+    if (f && !f->is_hub && tls.home && tls.internal_depth == 0 && !tls.native_only)
         green = f;
 }
 

@@ -40,6 +40,8 @@ import threading
 
 RUN_TIMEOUT = 30.0
 STATS_PREFIX = b"libgreen: stats: "
+# With GREEN_STATS, the calls that had to block a hub thread, when there were any.
+BLOCKED_PREFIX = b"libgreen: blocked: "
 STATS_RE = re.compile(rb"^libgreen: stats: [A-Za-z_][A-Za-z0-9_]*=[0-9]+( [A-Za-z_][A-Za-z0-9_]*=[0-9]+)*$")
 MAX_DIFF_LINES = 200
 
@@ -53,6 +55,7 @@ class Result:
         self.timed_out = False
         self.problems = []  # descriptions of broken invariants, each a string
         self.stats = None   # dict from the stats line (green runs)
+        self.blocked = None  # the "libgreen: blocked:" line, if any (green runs)
 
 
 def status_text(rc):
@@ -180,6 +183,8 @@ def take_stats(res, expect_parks, expect_min=(), stats_lines_expected=1):
     for line in lines:
         if line.startswith(STATS_PREFIX):
             stats_lines.append(line)
+        elif line.startswith(BLOCKED_PREFIX):
+            res.blocked = line.rstrip(b"\n").decode("utf-8", "backslashreplace")
         else:
             kept.append(line)
     res.stderr = b"".join(kept)
@@ -295,6 +300,8 @@ def main():
         print("  " + f)
     if green.stats is not None:
         print("  green stats: " + " ".join("%s=%d" % kv for kv in green.stats.items()))
+    if green.blocked:
+        print("  " + green.blocked)
     for r in report:
         sys.stdout.write(r)
     if native.stderr and native.stderr == green.stderr:

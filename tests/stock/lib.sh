@@ -186,7 +186,7 @@ expect_log_loaded() {
 # The stderr comparison ignores the stats lines; a case may narrow it further by setting
 # ERR_FILTER to a command that reads stderr and writes what is worth comparing.
 ERR_FILTER='cat'
-filtered_err() { grep -v -E "$STATS_RE" "$1" | $ERR_FILTER || true; }
+filtered_err() { grep -v -E "$STATS_RE|^libgreen: blocked: " "$1" | $ERR_FILTER || true; }
 
 # run_one LABEL MODE CMD...: runs CMD with stdin from $STDIN (default /dev/null), with
 # $G pointing at the MODE wrapper, and stores LABEL.MODE.{out,err,rc}. W is a scratch directory

@@ -59,6 +59,18 @@ static const struct green_option green_options[] = {
 
 #define GREEN_OPTION_COUNT (sizeof green_options / sizeof green_options[0])
 
+/* What --list prints: every entry point libgreen.so interposes, from preload/entry_points.txt. */
+struct green_entry_point {
+    const char *name;
+    const char *family;
+    const char *mode; /* green, offloaded or pass-through */
+    const char *note;
+};
+
+#include "entry_points.h"
+
+#define GREEN_ENTRY_POINT_COUNT (sizeof green_entry_points / sizeof green_entry_points[0])
+
 /* The build tree puts green-run in build/tools/green-run/ and the library in build/preload/. */
 static const char build_tree_tool_dir[] = "/tools/green-run";
 static const char build_tree_library[] = "/preload/libgreen.so";
@@ -114,6 +126,8 @@ static void print_usage(void)
                option->flag_value ? "=" : "", option->flag_value ? option->flag_value : "");
         free(usage);
     }
+    printf("  %-31s  %s\n", "--list",
+           "list every entry point libgreen interposes: family, and green, offloaded or pass-through");
     printf("  %-31s  %s\n  %-31s  %s\n\n", "--help", "display this help and exit", "--version",
            "output version information and exit");
     printf("An option's value may also follow as the next argument. Options stop at the\n"
@@ -122,6 +136,20 @@ static void print_usage(void)
            "is bad.\n\n"
            "Exit status: 125 if green-run itself fails, 126 if PROGRAM cannot be run,\n"
            "127 if PROGRAM is not found, otherwise the exit status of PROGRAM.\n");
+}
+
+/* One line per entry point: NAME FAMILY MODE [NOTE]. green: a call that would block parks the
+ * green thread; offloaded: it waits on the runtime's worker pool while only the calling green
+ * thread waits; pass-through: libc does the work (the hook keeps the runtime's records). */
+static void print_entry_points(void)
+{
+    for (size_t i = 0; i < GREEN_ENTRY_POINT_COUNT; i++) {
+        const struct green_entry_point *e = &green_entry_points[i];
+        if (e->note[0])
+            printf("%-36s %-10s %-12s %s\n", e->name, e->family, e->mode, e->note);
+        else
+            printf("%-36s %-10s %s\n", e->name, e->family, e->mode);
+    }
 }
 
 /* Sets the GREEN_* variables the options ask for; returns the index of PROGRAM in argv. */
@@ -147,6 +175,10 @@ static int parse_options(int argc, char **argv)
 
             if (!equals && strcmp(name, "help") == 0) {
                 print_usage();
+                finish_stdout();
+            }
+            if (!equals && strcmp(name, "list") == 0) {
+                print_entry_points();
                 finish_stdout();
             }
             if (!equals && strcmp(name, "version") == 0) {
