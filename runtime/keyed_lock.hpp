@@ -1,0 +1,30 @@
+// Locks that belong to an address rather than to an object of the runtime's: a hook that must
+// serialise green threads on something only the program owns (a stdio FILE) locks its address
+// for the length of one call. An entry exists only while some flow holds or waits for the key,
+// so the table stays as small as the number of calls in flight.
+//
+// The lock is recursive per flow (a fiber, or an OS thread's own flow: current_flow_id()), as
+// glibc's FILE lock is per OS thread: the flow that holds a key may take it again. A fiber that
+// waits for a key another flow holds parks; a native thread sleeps (sync.hpp's mutex).
+#pragma once
+
+namespace green::keyed_lock {
+
+void lock(const void* key);
+void unlock(const void* key);
+
+// Whether some flow holds or waits for `key` (for tests).
+bool busy(const void* key);
+
+class guard {
+public:
+    explicit guard(const void* key) : key_(key) { lock(key_); }
+    ~guard() { unlock(key_); }
+    guard(const guard&) = delete;
+    guard& operator=(const guard&) = delete;
+
+private:
+    const void* key_;
+};
+
+}  // namespace green::keyed_lock
