@@ -1,9 +1,11 @@
 // The fd lifecycle: socket, socketpair, pipe, pipe2, close, dup, dup2, dup3, fcntl, ioctl,
-// close_range, closefrom, fclose, freopen, freopen64 (pclose is in popen.cpp). These never park; they keep the fd
+// close_range, closefrom, fclose, freopen, freopen64 (pclose is in popen.cpp). These never park
+// (fclose only waits for its stream's last flush, as a stdio writer does); they keep the fd
 // table true, hide the runtime's own fds from the program, and wake green threads parked on an
 // fd that closes.
 #include "fd_table.hpp"
 #include "hook.hpp"
+#include "stdio.hpp"
 
 #include <cstdarg>
 #include <cstdio>
@@ -263,7 +265,8 @@ GREEN_HOOK void closefrom(int lowfd)
 
 GREEN_HOOK int fclose(FILE* stream)
 {
-    // fclose closes its fd inside libc, past the close hook.
+    // fclose writes what the buffer holds and closes its fd inside libc, past the hooks.
+    hooks::stdio::await_close(stream);
     if (stream && preload::ready()) {
         int fd = fileno(stream);
         if (fd >= 0)

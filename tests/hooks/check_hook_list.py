@@ -36,6 +36,11 @@ FAMILIES = [
     r"|unregister_cancel_restore|unwind_next)",
     r"(__)?sem_[a-z_]+",
     r"(thrd|mtx|cnd|tss)_[a-z_]+|call_once|sched_yield",
+    # stdio: glibc reads and writes the fd inside these, past the read and write hooks
+    r"(__)?(fgets|fgetc|getc|getchar|fread|gets|getline|getdelim|fwrite|fputs|fputc|putc"
+    r"|putchar|puts|fflush|fgetws|fgetwc|getwc|getwchar|fputws|fputwc|putwc|putwchar"
+    r"|getw|putw)(_unlocked)?(_chk)?|_IO_(getc|putc)|__(uflow|underflow|overflow)",
+    r"(__isoc99_)?v?f?w?scanf|__vfscanf|(__)?v?f?w?printf(_chk)?",
 ]
 FAMILY_RE = re.compile(r"^(?:%s)$" % "|".join(FAMILIES))
 
