@@ -6,6 +6,7 @@
 // In the parent, a new child is announced to green threads waiting for "any child" (wait.cpp).
 #include "child_watch.hpp"
 #include "hook.hpp"
+#include "keyed_lock.hpp"
 
 #include <spawn.h>
 #include <unistd.h>
@@ -29,9 +30,10 @@ GREEN_HOOK pid_t __fork()
 GREEN_HOOK pid_t _Fork()
 {
     pid_t pid = GREEN_REAL(_Fork)();
-    if (pid == 0)
+    if (pid == 0) {
+        keyed_lock::forget_after_fork();
         hub::abandon_after_fork();
-    else if (pid > 0)
+    } else if (pid > 0)
         child_watch::note_child_created();
     return pid;
 }

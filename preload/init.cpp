@@ -4,6 +4,7 @@
 #include "fd_table.hpp"
 #include "hub.hpp"
 #include "internal.hpp"
+#include "keyed_lock.hpp"
 #include "overflow.hpp"
 #include "resolver.hpp"
 #include "signals.hpp"
@@ -54,6 +55,7 @@ void initialise()
     // Only the forking thread lives on in a child, and the hub it inherited shares its epoll
     // sets with the parent's: the child makes its own on first need.
     pthread_atfork(nullptr, nullptr, [] {
+        keyed_lock::forget_after_fork();
         resolver::abandon_after_fork();
         hub::abandon_after_fork();
     });

@@ -107,6 +107,14 @@ void unlock(const void* key)
     leave(key);
 }
 
+void forget_after_fork()
+{
+    for (bucket& b : buckets) {
+        new (&b.guard) spinlock;
+        b.head = nullptr;
+    }
+}
+
 bool busy(const void* key)
 {
     return find(key) != nullptr;

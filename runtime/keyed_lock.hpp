@@ -13,6 +13,11 @@ namespace green::keyed_lock {
 void lock(const void* key);
 void unlock(const void* key);
 
+// In the child of fork(): only the forking thread lives on, so keys held or waited for by the
+// others would stay taken for ever. Every entry is dropped (their memory is left behind: a
+// lock may have been half-way through an update at the fork).
+void forget_after_fork();
+
 // Whether some flow holds or waits for `key` (for tests).
 bool busy(const void* key);
 
