@@ -49,23 +49,6 @@ call_lock::~call_lock()
     errno = saved;
 }
 
-bool underflow_reads(const FILE* fp)
-{
-    if ((fp->_flags & (flag::eof_seen | flag::no_reads)) || fp->_mode > 0)
-        return false;
-    // A stream in write mode (read after write on "r+") is switched to reading, its get area
-    // empty, by __underflow.
-    if (fp->_flags & flag::currently_putting)
-        return true;
-    if (fp->_IO_read_ptr < fp->_IO_read_end)
-        return false;
-    // After ungetc past the buffer's start the get area is a backup area; __underflow goes
-    // back to the main one (its unread bytes are _IO_save_base.._IO_save_end) before reading.
-    if ((fp->_flags & flag::in_backup) && fp->_IO_save_base < fp->_IO_save_end)
-        return false;
-    return true;
-}
-
 namespace {
 
 // Parks until `events` on the stream's fd, as the blocking read or write inside glibc would
@@ -129,36 +112,6 @@ int uflow(FILE* fp, const stream& s)
     if (!await_input(fp, s))
         return EOF;
     return GREEN_REAL(__uflow)(fp);
-}
-
-bool write_flushes(const FILE* fp, const char* data, std::size_t n)
-{
-    if (n == 0)
-        return false;
-    if (fp->_flags & flag::unbuffered)
-        return true;
-    std::size_t space;
-    if (!fp->_IO_buf_base) {
-        // No buffer yet: glibc allocates st_blksize bytes (1 KiB on a tty, 4 KiB on pipes and
-        // sockets) at the first write; assume the smallest.
-        space = 1024;
-    } else if (fp->_flags & flag::currently_putting) {
-        // A line-buffered stream keeps _IO_write_end at the buffer's start (every putc goes
-        // through __overflow); its room is up to the buffer's end.
-        char* end = (fp->_flags & flag::line_buf) ? fp->_IO_buf_end : fp->_IO_write_end;
-        space = std::size_t(end - fp->_IO_write_ptr);
-    } else {
-        // The first write after reads starts the put area where reading stopped.
-        const char* start = fp->_IO_read_ptr && fp->_IO_read_ptr != fp->_IO_buf_end
-                                ? fp->_IO_read_ptr
-                                : fp->_IO_buf_base;
-        space = std::size_t(fp->_IO_buf_end - start);
-    }
-    if (n > space)
-        return true;
-    if (fp->_flags & flag::line_buf)
-        return !data || std::memchr(data, '\n', n) != nullptr;
-    return false;
 }
 
 bool await_output(FILE* fp, const stream& s)

@@ -3,31 +3,23 @@
 // it cannot block: readers park until the fd is readable right before glibc's own __underflow
 // or __uflow refills the buffer (one read), writers park until the fd is writable right before
 // a call that would flush. Everything else, the buffer, its pointers, the EOF and error flags
-// and the file position, stays glibc's.
-//
-// The FILE layout and its flag bits are glibc's public ABI (<bits/types/struct_FILE.h>; the
-// bits are libio.h's, unchanged since glibc 2.1).
+// and the file position, stays glibc's. What glibc is about to do is read from the FILE's public
+// fields (runtime/stdio_buffer.hpp).
 #pragma once
 
 #include "fd_table.hpp"
+#include "stdio_buffer.hpp"
 
 #include <cstddef>
 #include <cstdio>
 
 namespace green::hooks::stdio {
 
-namespace flag {
-constexpr int unbuffered = 0x0002;
-constexpr int no_reads = 0x0004;
-constexpr int no_writes = 0x0008;
-constexpr int eof_seen = 0x0010;
-constexpr int err_seen = 0x0020;
-constexpr int in_backup = 0x0100;
-constexpr int line_buf = 0x0200;
-constexpr int currently_putting = 0x0800;
-constexpr int is_filebuf = 0x2000;
-constexpr int user_lock = 0x8000;
-}  // namespace flag
+namespace flag = stdio_buffer::flag;
+using stdio_buffer::pending_output;
+using stdio_buffer::putc_flushes;
+using stdio_buffer::underflow_reads;
+using stdio_buffer::write_flushes;
 
 // A stream whose calls are made green: an fd-backed FILE (not fopencookie, fmemopen or
 // open_memstream, which have no fd of their own, and whose cookie functions call the hooked
@@ -57,11 +49,6 @@ private:
     FILE* fp_;
 };
 
-// Whether glibc's __underflow would read the fd now: the buffer and any pushed-back area are
-// empty, EOF is not yet seen (it is sticky), the stream is open for reading and not in write
-// mode (then __underflow flushes first, a write).
-bool underflow_reads(const FILE* fp);
-
 // Parks until the fd is readable, when underflow_reads(fp). False when the wait failed (a
 // signal handler ran, another thread closed the fd, SO_RCVTIMEO passed): then errno says why
 // and the stream's error flag is set, as glibc's underflow does when its read fails.
@@ -75,11 +62,6 @@ bool await_readable(FILE* fp, const stream& s);
 // of file or on error, with the stream's flags set), made green by await_input.
 int underflow(FILE* fp, const stream& s);
 int uflow(FILE* fp, const stream& s);
-
-// Whether writing `n` bytes (`data`, or null when the bytes are not known, which counts as
-// holding a newline) makes glibc write the fd during the call, from the stream's buffer mode
-// and free space.
-bool write_flushes(const FILE* fp, const char* data, std::size_t n);
 
 // Parks until the fd is writable. False as await_input, with the error flag set.
 bool await_output(FILE* fp, const stream& s);

@@ -48,10 +48,6 @@ R green_put(FILE* fp, bool locked, Flushes&& flushes, Plain&& plain, R failed)
     return plain();
 }
 
-bool pending_output(const FILE* fp)
-{
-    return (fp->_flags & st::flag::currently_putting) && fp->_IO_write_ptr > fp->_IO_write_base;
-}
 
 }  // namespace
 
@@ -98,9 +94,8 @@ namespace {
 template <class Plain>
 int green_putc(int c, FILE* fp, bool locked, Plain&& plain)
 {
-    char ch = char(c);
     return green_put(
-        fp, locked, [&] { return st::write_flushes(fp, &ch, 1); }, plain, EOF);
+        fp, locked, [&] { return st::putc_flushes(fp, char(c)); }, plain, EOF);
 }
 
 }  // namespace
@@ -144,10 +139,9 @@ GREEN_HOOK int putchar_unlocked(int c)
 // byte that did not fit, or EOF to flush.
 GREEN_HOOK int __overflow(FILE* fp, int c)
 {
-    char ch = char(c);
     return green_put(
         fp, false,
-        [&] { return c == EOF ? pending_output(fp) : st::write_flushes(fp, &ch, 1); },
+        [&] { return c == EOF ? st::pending_output(fp) : st::putc_flushes(fp, char(c)); },
         [&] { return GREEN_REAL(__overflow)(fp, c); }, EOF);
 }
 
@@ -157,7 +151,7 @@ GREEN_HOOK int fflush(FILE* fp)
     if (!fp)
         return GREEN_REAL(fflush)(fp);
     return green_put(
-        fp, true, [&] { return pending_output(fp); }, [&] { return GREEN_REAL(fflush)(fp); },
+        fp, true, [&] { return st::pending_output(fp); }, [&] { return GREEN_REAL(fflush)(fp); },
         EOF);
 }
 
@@ -166,6 +160,6 @@ GREEN_HOOK int fflush_unlocked(FILE* fp)
     if (!fp)
         return GREEN_REAL(fflush_unlocked)(fp);
     return green_put(
-        fp, false, [&] { return pending_output(fp); },
+        fp, false, [&] { return st::pending_output(fp); },
         [&] { return GREEN_REAL(fflush_unlocked)(fp); }, EOF);
 }
