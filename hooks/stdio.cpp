@@ -36,7 +36,7 @@ call_lock::call_lock(FILE* fp) : fp_(fp)
     int saved = errno;
     keyed_lock::lock(fp_);
     if (!(fp_->_flags & flag::user_lock))
-        flockfile(fp_);
+        GREEN_REAL(flockfile)(fp_);
     errno = saved;
 }
 
@@ -44,7 +44,7 @@ call_lock::~call_lock()
 {
     int saved = errno;
     if (!(fp_->_flags & flag::user_lock))
-        funlockfile(fp_);
+        GREEN_REAL(funlockfile)(fp_);
     keyed_lock::unlock(fp_);
     errno = saved;
 }

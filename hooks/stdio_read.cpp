@@ -114,11 +114,8 @@ char* fgets_body(FILE* fp, const stream& s, char* buf, int n)
     return result;
 }
 
-char* green_fgets(char* buf, int n, FILE* fp, bool locked)
+char* green_fgets(const stream& s, char* buf, int n, FILE* fp, bool locked)
 {
-    stream s = reading(fp);
-    if (!s)
-        return nullptr;  // the caller passes the call through
     if (!locked)
         return fgets_body(fp, s, buf, n);
     st::call_lock lock(fp);
@@ -289,16 +286,18 @@ int green_getc(FILE* fp, bool locked, Plain&& plain)
 
 GREEN_HOOK char* fgets(char* buf, int n, FILE* fp)
 {
-    if (!hooks::green_caller() || !st::green_stream(fp, true))
+    stream s = reading(fp);
+    if (!s)
         return GREEN_REAL(fgets)(buf, n, fp);
-    return green_fgets(buf, n, fp, true);
+    return green_fgets(s, buf, n, fp, true);
 }
 
 GREEN_HOOK char* fgets_unlocked(char* buf, int n, FILE* fp)
 {
-    if (!hooks::green_caller() || !st::green_stream(fp, true))
+    stream s = reading(fp);
+    if (!s)
         return GREEN_REAL(fgets_unlocked)(buf, n, fp);
-    return green_fgets(buf, n, fp, false);
+    return green_fgets(s, buf, n, fp, false);
 }
 
 GREEN_HOOK char* __fgets_chk(char* buf, size_t size, int n, FILE* fp)
@@ -321,10 +320,9 @@ GREEN_HOOK char* __fgets_unlocked_chk(char* buf, size_t size, int n, FILE* fp)
 
 GREEN_HOOK ssize_t getdelim(char** lineptr, size_t* n, int delim, FILE* fp)
 {
-    if (lineptr == nullptr || n == nullptr || !hooks::green_caller() ||
-        !st::green_stream(fp, true))
+    stream s = reading(fp);
+    if (!s || lineptr == nullptr || n == nullptr)
         return GREEN_REAL(getdelim)(lineptr, n, delim, fp);
-    stream s = st::green_stream(fp, true);
     st::call_lock lock(fp);
     return getdelim_body(fp, s, lineptr, n, delim);
 }

@@ -98,13 +98,21 @@ void lock(const void* key)
     join(key)->lock.lock(current_flow_id());
 }
 
+bool try_lock(const void* key)
+{
+    if (join(key)->lock.try_lock(current_flow_id()) == 0)
+        return true;
+    leave(key);
+    return false;
+}
+
 void unlock(const void* key)
 {
     entry* e = find(key);
     if (!e)
         return;
-    e->lock.unlock(current_flow_id());
-    leave(key);
+    if (e->lock.unlock(current_flow_id()) == 0)
+        leave(key);  // a flow that does not hold the key changes nothing
 }
 
 void forget_after_fork()

@@ -11,7 +11,8 @@
 namespace green::keyed_lock {
 
 void lock(const void* key);
-void unlock(const void* key);
+bool try_lock(const void* key);  // false: another flow holds it
+void unlock(const void* key);  // by a flow that does not hold the key: nothing happens
 
 // In the child of fork(): only the forking thread lives on, so keys held or waited for by the
 // others would stay taken for ever. Every entry is dropped (their memory is left behind: a

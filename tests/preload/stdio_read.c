@@ -272,6 +272,37 @@ static void case_getc(int ch)
     finish(s);
 }
 
+static FILE *shared;
+static char other_line[32];
+
+static void *other_reader(void *arg)
+{
+    (void)arg;
+    /* Natively this waits for the FILE's lock, which main holds across its reads. */
+    if (!fgets(other_line, sizeof other_line, shared))
+        strcpy(other_line, "(NULL)");
+    return NULL;
+}
+
+static void case_flockfile(void)
+{
+    say("== pipe: flockfile held across getc_unlocked waits; another thread's fgets waits");
+    shared = start(0, "r", (struct feed){.parts = {"a", "b", "cd\n"}});
+    flockfile(shared);
+    pthread_t t;
+    REQUIRE(pthread_create(&t, NULL, other_reader, NULL) == 0);
+    int a = getc_unlocked(shared);
+    int b = getc_unlocked(shared);
+    say("  holder got %c %c", a, b);
+    TICKED();
+    say("  ftrylockfile while held by this thread = %d", ftrylockfile(shared));
+    funlockfile(shared);
+    funlockfile(shared);
+    REQUIRE(pthread_join(t, NULL) == 0);
+    show_bytes("the other thread got", other_line, (long)strlen(other_line));
+    finish(shared);
+}
+
 static void case_errors(void)
 {
     say("== tcp: the peer resets the connection while fgets waits");
@@ -340,6 +371,7 @@ int main(void)
         case_fread(ch);
         case_getc(ch);
     }
+    case_flockfile();
     case_errors();
     case_rw();
     if (isatty(0))
@@ -349,5 +381,13 @@ int main(void)
     errno = 0;
     char *r = fgets(buf, dyn(sizeof buf), stdin);
     line("fgets(stdin)", r, buf, errno);
+    clearerr(stdin);
+    say("  getchar = %d", getchar());
+    clearerr(stdin);
+    say("  getchar_unlocked = %d", getchar_unlocked());
+    clearerr(stdin);
+    int n = 0;
+    say("  scanf = %d", scanf("%d", &n));
+    flags(stdin);
     return 0;
 }

@@ -44,6 +44,13 @@ TEST_CASE("keyed_lock: a second fiber waits for the key while the holder is park
         s->order += "B";
         green::keyed_lock::unlock(&s->key_a);
     };
+    auto trier = [](void* p) {
+        auto* s = static_cast<two_fibers*>(p);
+        bool got = green::keyed_lock::try_lock(&s->key_a);  // the holder is parked with it
+        s->order += got ? "T!" : "T";
+        if (got)
+            green::keyed_lock::unlock(&s->key_a);
+    };
     auto other_key = [](void* p) {
         auto* s = static_cast<two_fibers*>(p);
         green::keyed_lock::guard g(&s->key_b);  // another address: never waits for key_a
@@ -51,11 +58,13 @@ TEST_CASE("keyed_lock: a second fiber waits for the key while the holder is park
     };
     green::fiber* a = h->spawn(holder, &s);
     green::fiber* b = h->spawn(waiter, &s);
+    green::fiber* t = h->spawn(trier, &s);
     green::fiber* c = h->spawn(other_key, &s);
     h->join(a);
     h->join(b);
+    h->join(t);
     h->join(c);
-    CHECK(s.order == "A1CA2A3B");
+    CHECK(s.order == "A1TCA2A3B");
     CHECK_FALSE(green::keyed_lock::busy(&s.key_a));
     CHECK_FALSE(green::keyed_lock::busy(&s.key_b));
 }
