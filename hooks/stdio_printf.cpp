@@ -1,11 +1,10 @@
 // printf, fprintf, vprintf, vfprintf and their _chk forms (what _FORTIFY_SOURCE makes of them).
 //
-// Whether a printf flushes depends on what it prints, so a green printf first measures its
-// output with vsnprintf (into a small buffer, to see a line-buffered stream's newlines), and
-// parks until the fd is writable only when the output will not fit the stream's buffer, holds
-// a newline on a line-buffered stream, or goes to an unbuffered one. Then glibc's own printf
-// formats and writes, so the bytes and the buffering are glibc's; the price is formatting
-// twice on green streams.
+// Whether a printf flushes depends on what it prints, so a green printf first formats its
+// output with vsnprintf into a small buffer. If the output will not fit the stream's buffer,
+// holds a newline on a line-buffered stream, or goes to an unbuffered one, it parks until the fd
+// is writable and lets glibc's own printf format and write, so the writes are glibc's; if it
+// will not flush, the formatted bytes are appended with fwrite, which is all printf would do.
 #include <features.h>
 #undef __USE_EXTERN_INLINES
 
@@ -13,6 +12,7 @@
 #include "stdio.hpp"
 
 #include <cstdarg>
+#include <cstddef>
 #include <cstdio>
 
 extern "C" int __printf_chk(int flag, const char* format, ...);
@@ -30,25 +30,6 @@ namespace st = hooks::stdio;
 
 constexpr int no_chk = -1;
 
-bool printf_flushes(FILE* fp, int chk_flag, const char* format, va_list ap)
-{
-    if (fp->_flags & st::flag::unbuffered)
-        return true;
-    char sample[256];
-    va_list copy;
-    va_copy(copy, ap);
-    int len = chk_flag == no_chk
-                  ? vsnprintf(sample, sizeof sample, format, copy)
-                  : __vsnprintf_chk(sample, sizeof sample, chk_flag, sizeof sample, format, copy);
-    va_end(copy);
-    if (len < 0)
-        return false;  // glibc's printf fails the same way before it writes anything
-    // A longer output is not looked at: on a line-buffered stream it counts as holding a
-    // newline.
-    const char* data = std::size_t(len) < sizeof sample ? sample : nullptr;
-    return st::write_flushes(fp, data, std::size_t(len));
-}
-
 template <class Plain>
 int green_printf(FILE* fp, int chk_flag, const char* format, va_list ap, Plain&& plain)
 {
@@ -58,8 +39,26 @@ int green_printf(FILE* fp, int chk_flag, const char* format, va_list ap, Plain&&
     if (!s || fp->_mode > 0)
         return plain();
     st::call_lock lock(fp);
-    if (printf_flushes(fp, chk_flag, format, ap) && !st::await_output(fp, s))
-        return -1;
+    if (fp->_flags & st::flag::unbuffered)
+        return st::await_output(fp, s) ? plain() : -1;
+    char sample[1024];
+    va_list copy;
+    va_copy(copy, ap);
+    int len = chk_flag == no_chk
+                  ? vsnprintf(sample, sizeof sample, format, copy)
+                  : __vsnprintf_chk(sample, sizeof sample, chk_flag, sizeof sample, format, copy);
+    va_end(copy);
+    if (len < 0)
+        return plain();  // glibc's printf fails the same way before it writes anything
+    // A longer output is not looked at: on a line-buffered stream it counts as holding a
+    // newline.
+    bool known = std::size_t(len) < sizeof sample;
+    if (st::write_flushes(fp, known ? sample : nullptr, std::size_t(len)))
+        return st::await_output(fp, s) ? plain() : -1;
+    // No flush: printf would only append these bytes to the buffer, which fwrite does
+    // without formatting them again.
+    if (known && GREEN_REAL(fwrite_unlocked)(sample, 1, std::size_t(len), fp) == std::size_t(len))
+        return len;
     return plain();
 }
 

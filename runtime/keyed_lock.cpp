@@ -10,14 +10,20 @@ namespace green::keyed_lock {
 
 namespace {
 
+// An entry is in use while some flow holds or waits for its key; then it stays in its bucket,
+// idle (key null), for the next key there, so a call that takes and drops a key does not
+// allocate. The owner and depth change only under the bucket's guard (owner) or by the owner.
 struct entry {
     const void* key = nullptr;
     entry* next = nullptr;
-    unsigned users = 0;  // flows holding or waiting; the entry goes when the last one leaves
-    mutex lock{mutex::kind::recursive};
+    unsigned users = 0;  // flows holding or waiting
+    std::uint64_t owner = 0;
+    unsigned depth = 0;
+    mutex gate;  // held by the owner; waiters park on it in FIFO order
 };
 
 constexpr unsigned bucket_count = 64;
+constexpr unsigned idle_per_bucket = 4;
 
 struct bucket {
     spinlock guard;
@@ -32,87 +38,155 @@ bucket& bucket_of(const void* key)
     return buckets[(k >> 4 ^ k >> 10) % bucket_count];
 }
 
-// Finds or makes the key's entry and counts the caller as one of its users.
-entry* join(const void* key)
+// Under the bucket's guard.
+entry* find(bucket& b, const void* key)
 {
-    bucket& b = bucket_of(key);
-    entry* fresh = nullptr;
-    for (;;) {
-        {
-            spinlock_guard g(b.guard);
-            for (entry* e = b.head; e; e = e->next) {
-                if (e->key == key) {
-                    ++e->users;
-                    delete fresh;
-                    return e;
-                }
-            }
-            if (fresh) {
-                fresh->key = key;
-                fresh->users = 1;
-                fresh->next = b.head;
-                b.head = fresh;
-                return fresh;
-            }
-        }
-        // Allocated outside the spinlock: malloc may take locks of its own.
-        fresh = new entry;
-    }
-}
-
-void leave(const void* key)
-{
-    bucket& b = bucket_of(key);
-    entry* gone = nullptr;
-    {
-        spinlock_guard g(b.guard);
-        for (entry** p = &b.head; *p; p = &(*p)->next) {
-            if ((*p)->key == key) {
-                if (--(*p)->users == 0) {
-                    gone = *p;
-                    *p = gone->next;
-                }
-                break;
-            }
-        }
-    }
-    delete gone;
-}
-
-entry* find(const void* key)
-{
-    bucket& b = bucket_of(key);
-    spinlock_guard g(b.guard);
     for (entry* e = b.head; e; e = e->next)
         if (e->key == key)
             return e;
     return nullptr;
 }
 
+// Under the bucket's guard: the key's entry, or an idle one given the key, or null.
+entry* find_or_reuse(bucket& b, const void* key)
+{
+    if (entry* e = find(b, key))
+        return e;
+    if (entry* e = find(b, nullptr)) {
+        e->key = key;
+        return e;
+    }
+    return nullptr;
+}
+
+void add_fresh(bucket& b, entry*& fresh, const void* key)
+{
+    fresh->key = key;
+    fresh->next = b.head;
+    b.head = fresh;
+    fresh = nullptr;
+}
+
 }  // namespace
 
 void lock(const void* key)
 {
-    // The entry stays alive while the caller counts as a user, so it may park on its mutex
-    // outside the bucket's spinlock.
-    join(key)->lock.lock(current_flow_id());
+    std::uint64_t me = current_flow_id();
+    bucket& b = bucket_of(key);
+    entry* fresh = nullptr;
+    entry* e;
+    for (;;) {
+        {
+            spinlock_guard g(b.guard);
+            e = find_or_reuse(b, key);
+            if (!e && fresh) {
+                e = fresh;
+                add_fresh(b, fresh, key);
+            }
+            if (e) {
+                if (e->owner == me) {
+                    ++e->depth;
+                    break;
+                }
+                if (e->users == 0 && e->gate.try_lock() == 0) {
+                    // Uncontended: taken in one pass.
+                    e->users = 1;
+                    e->owner = me;
+                    e->depth = 1;
+                    break;
+                }
+                ++e->users;
+            }
+        }
+        if (e) {
+            // The entry cannot go while this flow counts as a user, so it may park here.
+            e->gate.lock();
+            spinlock_guard g(b.guard);
+            e->owner = me;
+            e->depth = 1;
+            break;
+        }
+        fresh = new entry;  // outside the guard: malloc may take locks of its own
+    }
+    delete fresh;
 }
 
 bool try_lock(const void* key)
 {
-    if (join(key)->lock.try_lock(current_flow_id()) == 0)
-        return true;
-    leave(key);
-    return false;
+    std::uint64_t me = current_flow_id();
+    bucket& b = bucket_of(key);
+    entry* fresh = nullptr;
+    bool got = false;
+    for (;;) {
+        {
+            spinlock_guard g(b.guard);
+            entry* e = find_or_reuse(b, key);
+            if (!e && fresh) {
+                e = fresh;
+                add_fresh(b, fresh, key);
+            }
+            if (e) {
+                if (e->owner == me) {
+                    ++e->depth;
+                    got = true;
+                } else if (e->users == 0 && e->gate.try_lock() == 0) {
+                    e->users = 1;
+                    e->owner = me;
+                    e->depth = 1;
+                    got = true;
+                }
+                break;
+            }
+        }
+        fresh = new entry;
+    }
+    delete fresh;
+    return got;
 }
 
 void unlock(const void* key)
 {
-    entry* e = find(key);
-    if (!e)
-        return;
-    if (e->lock.unlock(current_flow_id()) == 0)
-        leave(key);  // a flow that does not hold the key changes nothing
+    std::uint64_t me = current_flow_id();
+    bucket& b = bucket_of(key);
+    entry* e;
+    {
+        spinlock_guard g(b.guard);
+        e = find(b, key);
+        if (!e || e->owner != me)
+            return;  // a flow that does not hold the key changes nothing
+        if (--e->depth > 0)
+            return;
+        e->owner = 0;
+        if (e->users == 1) {
+            // Nobody waits: released in one pass (the entry stays, idle).
+            e->gate.unlock();
+            e->users = 0;
+            e->key = nullptr;
+            return;
+        }
+    }
+    e->gate.unlock();  // straight to the longest waiter
+    entry* gone = nullptr;
+    {
+        spinlock_guard g(b.guard);
+        if (--e->users == 0) {
+            unsigned idle = 0;
+            for (entry* i = b.head; i; i = i->next)
+                idle += i->key == nullptr;
+            if (idle < idle_per_bucket) {
+                e->key = nullptr;
+            } else {
+                for (entry** p = &b.head; *p; p = &(*p)->next) {
+                    if (*p == e) {
+                        *p = e->next;
+                        break;
+                    }
+                }
+                gone = e;
+            }
+        }
+    }
+    delete gone;
 }
 
 void forget_after_fork()
@@ -125,7 +199,10 @@ void forget_after_fork()
 
 bool busy(const void* key)
 {
-    return find(key) != nullptr;
+    bucket& b = bucket_of(key);
+    spinlock_guard g(b.guard);
+    entry* e = find(b, key);
+    return e && e->users > 0;
 }
 
 }  // namespace green::keyed_lock
