@@ -1,7 +1,8 @@
 // The fd lifecycle: socket, socketpair, pipe, pipe2, close, dup, dup2, dup3, fcntl, ioctl,
-// close_range, closefrom, fclose, freopen, freopen64 (pclose is in popen.cpp). These never park;
-// they keep the fd table true, hide the runtime's own fds from the program, and wake green
-// threads parked on an fd that closes.
+// close_range, closefrom, fclose, freopen, freopen64 (pclose is in popen.cpp). These never park
+// (fclose only waits for its stream's last flush, as a stdio writer does); they keep the fd
+// table true, hide the runtime's own fds from the program, and wake green threads parked on an
+// fd that closes.
 //
 // Raw callers (hooks/hook.hpp) get libc with no bookkeeping: a vfork child's fds are its own
 // copies, so the parent's table stays true only if the child leaves it alone; a signal handler
@@ -9,6 +10,7 @@
 // closes or makes for the next locked use to retire (fd_table::note_closed_in_handler).
 #include "fd_table.hpp"
 #include "hook.hpp"
+#include "stdio.hpp"
 
 #include <cstdarg>
 #include <cstdio>
@@ -346,7 +348,9 @@ GREEN_HOOK void closefrom(int lowfd)
 
 GREEN_HOOK int fclose(FILE* stream)
 {
-    // fclose closes its fd inside libc, past the close hook.
+    // fclose writes what the buffer holds and closes its fd inside libc, past the hooks.
+    if (!hooks::raw_caller())
+        hooks::stdio::await_close(stream);
     if (stream && !hooks::raw_caller()) {
         int fd = fileno(stream);
         if (fd >= 0)

@@ -8,6 +8,7 @@
 // not by a vfork child, whose memory (and so the announcement) is its parent's.
 #include "child_watch.hpp"
 #include "hook.hpp"
+#include "keyed_lock.hpp"
 
 #include <spawn.h>
 #include <unistd.h>

@@ -1,54 +1,65 @@
-// flockfile, ftrylockfile, funlockfile (and their _IO_ names). glibc's stream lock is owned by
-// the caller's TCB and waited for with an inline futex call: a green thread that held it
-// across a park (a read or a sleep inside its flockfile section) would leave any other green
-// thread of its hub that then locked the stream blocking the hub thread for good. A green
-// caller takes a green lock named by the stream instead (runtime/keyed_locks.hpp), so such
-// sections exclude each other and park; each stdio call still takes glibc's lock inside.
+// flockfile, ftrylockfile, funlockfile: the program's own hold on a FILE across several calls.
+//
+// glibc's FILE lock is recursive per OS thread, so it alone would let every green thread of a
+// hub into a FILE one of them holds. On a green stream the hold also takes the lock on the
+// FILE's address that the stdio hooks take for each call (stdio.hpp's call_lock), so another
+// green thread's flockfile or stdio call on that FILE parks until funlockfile, as another
+// thread would wait natively.
 #include "hook.hpp"
-#include "keyed_locks.hpp"
+#include "keyed_lock.hpp"
+#include "stdio.hpp"
 
+#include <cerrno>
 #include <cstdio>
 
 using namespace green;
 
-extern "C" {
-void _IO_flockfile(FILE*);
-int _IO_ftrylockfile(FILE*);
-void _IO_funlockfile(FILE*);
+namespace {
+
+bool green_hold(FILE* fp)
+{
+    if (!fp || !hooks::green_caller())
+        return false;
+    return hooks::stdio::green_stream(fp, true) || hooks::stdio::green_stream(fp, false);
 }
 
-GREEN_HOOK void flockfile(FILE* stream)
+}  // namespace
+
+GREEN_HOOK void flockfile(FILE* fp)
 {
-    if (!hooks::green_caller())
-        return GREEN_REAL(flockfile)(stream);
-    keyed_locks::lock(stream);
+    if (green_hold(fp)) {
+        int saved = errno;
+        keyed_lock::lock(fp);
+        errno = saved;
+    }
+    GREEN_REAL(flockfile)(fp);
 }
 
-GREEN_HOOK int ftrylockfile(FILE* stream)
+GREEN_HOOK int ftrylockfile(FILE* fp)
 {
-    if (!hooks::green_caller())
-        return GREEN_REAL(ftrylockfile)(stream);
-    return keyed_locks::try_lock(stream) == 0 ? 0 : -1;
+    bool held = green_hold(fp);
+    if (held) {
+        int saved = errno;
+        bool got = keyed_lock::try_lock(fp);
+        errno = saved;
+        if (!got)
+            return -1;  // glibc's value for a FILE another thread holds
+    }
+    int r = GREEN_REAL(ftrylockfile)(fp);
+    if (r != 0 && held)
+        keyed_lock::unlock(fp);
+    return r;
 }
 
-GREEN_HOOK void funlockfile(FILE* stream)
+// The address lock is dropped whether or not this flow took it at flockfile (the stream may
+// have become green in between, or stopped being): keyed_lock ignores an unlock by a flow that
+// does not hold the key.
+GREEN_HOOK void funlockfile(FILE* fp)
 {
-    if (!hooks::green_caller())
-        return GREEN_REAL(funlockfile)(stream);
-    keyed_locks::unlock(stream);
-}
-
-GREEN_HOOK void _IO_flockfile(FILE* stream)
-{
-    flockfile(stream);
-}
-
-GREEN_HOOK int _IO_ftrylockfile(FILE* stream)
-{
-    return ftrylockfile(stream);
-}
-
-GREEN_HOOK void _IO_funlockfile(FILE* stream)
-{
-    funlockfile(stream);
+    GREEN_REAL(funlockfile)(fp);
+    if (fp && hooks::green_caller()) {
+        int saved = errno;
+        keyed_lock::unlock(fp);
+        errno = saved;
+    }
 }

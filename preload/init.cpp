@@ -6,6 +6,7 @@
 #include "futex.hpp"
 #include "hub.hpp"
 #include "internal.hpp"
+#include "keyed_lock.hpp"
 #include "overflow.hpp"
 #include "real.hpp"
 #include "resolver.hpp"
@@ -94,6 +95,7 @@ void initialise()
 
 void forget_parent_hubs()
 {
+    keyed_lock::forget_after_fork();
     resolver::abandon_after_fork();  // its channel lives in the hub
     futex::abandon_after_fork();
     hub::abandon_after_fork();

@@ -39,6 +39,11 @@ FAMILIES = [
     r"(thrd|mtx|cnd|tss)_[a-z_]+|call_once|sched_yield",
     # raw system calls: libstdc++'s and Rust's futex waits come through syscall()
     r"syscall",
+    # stdio: glibc reads and writes the fd inside these, past the read and write hooks
+    r"(__)?(fgets|fgetc|getc|getchar|fread|gets|getline|getdelim|fwrite|fputs|fputc|putc"
+    r"|putchar|puts|fflush|fgetws|fgetwc|getwc|getwchar|fputws|fputwc|putwc|putwchar"
+    r"|getw|putw)(_unlocked)?(_chk)?|_IO_(getc|putc)|__(uflow|underflow|overflow)",
+    r"(__isoc99_)?v?f?w?scanf|__vfscanf|(__)?v?f?w?printf(_chk)?",
 ]
 # libgreen's own public functions (include/green.h), which are not libc names.
 API_PREFIX = "green_api_"
