@@ -31,35 +31,67 @@ stream green_stream(FILE* fp, bool reading)
     return s;
 }
 
-call_lock::call_lock(FILE* fp) : fp_(fp)
+namespace {
+// The calling flow's innermost call_lock: per green thread, since each has a TCB of its own.
+__thread call_lock* innermost_call __attribute__((tls_model("initial-exec")));
+}  // namespace
+
+call_lock::call_lock(FILE* fp) : fp_(fp), glibc_(!(fp->_flags & flag::user_lock)),
+                                 outer_(innermost_call)
 {
     int saved = errno;
     keyed_lock::lock(fp_);
-    if (!(fp_->_flags & flag::user_lock))
+    if (glibc_)
         GREEN_REAL(flockfile)(fp_);
+    innermost_call = this;
     errno = saved;
 }
 
 call_lock::~call_lock()
 {
     int saved = errno;
-    if (!(fp_->_flags & flag::user_lock))
+    innermost_call = outer_;
+    if (glibc_)
         GREEN_REAL(funlockfile)(fp_);
     keyed_lock::unlock(fp_);
     errno = saved;
+}
+
+int call_lock::glibc_holds(FILE* fp)
+{
+    int n = 0;
+    for (call_lock* c = innermost_call; c; c = c->outer_)
+        n += c->fp_ == fp && c->glibc_;
+    return n;
 }
 
 namespace {
 
 // Parks until `events` on the stream's fd, as the blocking read or write inside glibc would
 // have waited. A failed wait is reported as glibc reports a failed transfer: the error flag.
+//
+// glibc's FILE lock, as far as this flow's call_locks hold it, is let go for the park and taken
+// back after it: it belongs to
+// the green thread's own TCB, and another green thread of the hub that then met it (feof,
+// ftell, ungetc, fflush(NULL), any stdio call no hook sees) would wait in an inline futex call
+// and block the hub thread for good. Green threads still keep out of the FILE meanwhile: they
+// wait for call_lock's address lock, which stays held. At a park the buffer is empty (a
+// reader) or about to be written out (a writer): a state glibc's own calls accept.
 bool await(FILE* fp, const stream& s, std::uint32_t events, std::uint64_t timeout)
 {
     io_wait w(s.fd, s.info, events, timeout);
+    int holds = call_lock::glibc_holds(fp);
     for (;;) {
         if (w.ready_now())
             return true;
-        switch (w.wait()) {
+        for (int i = 0; i < holds; ++i)
+            GREEN_REAL(funlockfile)(fp);
+        wait_outcome outcome = w.wait();
+        int saved = errno;
+        for (int i = 0; i < holds; ++i)
+            GREEN_REAL(flockfile)(fp);
+        errno = saved;
+        switch (outcome) {
         case wait_outcome::retry: continue;
         case wait_outcome::block_natively: return true;
         case wait_outcome::fail:

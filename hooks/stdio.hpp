@@ -35,9 +35,9 @@ stream green_stream(FILE* fp, bool reading);
 
 // For one whole call, as glibc's own locked functions hold the FILE's lock: first a lock on the
 // FILE's address that green threads of every hub wait for by parking (so one green thread that
-// parks inside fgets does not let another green thread of its hub into the same FILE), then
-// glibc's own recursive FILE lock (flockfile), unless the program took locking over with
-// __fsetlocking (_IO_USER_LOCK).
+// parks inside fgets does not let another green thread into the same FILE), then glibc's own
+// recursive FILE lock (flockfile), unless the program took locking over with __fsetlocking
+// (_IO_USER_LOCK). glibc's lock is let go while the call parks (await, stdio.cpp).
 class call_lock {
 public:
     explicit call_lock(FILE* fp);
@@ -45,8 +45,13 @@ public:
     call_lock(const call_lock&) = delete;
     call_lock& operator=(const call_lock&) = delete;
 
+    // How many times the calling flow's open call_locks hold glibc's lock on `fp`.
+    static int glibc_holds(FILE* fp);
+
 private:
     FILE* fp_;
+    bool glibc_;            // took glibc's lock
+    call_lock* outer_;      // the flow's enclosing call_lock (a green thread's TLS is its own)
 };
 
 // Parks until the fd is readable, when underflow_reads(fp). False when the wait failed (a

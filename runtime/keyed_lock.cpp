@@ -189,6 +189,15 @@ void unlock(const void* key)
     delete gone;
 }
 
+bool owned(const void* key)
+{
+    std::uint64_t me = current_flow_id();
+    bucket& b = bucket_of(key);
+    spinlock_guard g(b.guard);
+    entry* e = find(b, key);
+    return e && e->owner == me;
+}
+
 void forget_after_fork()
 {
     for (bucket& b : buckets) {

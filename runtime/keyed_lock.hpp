@@ -4,7 +4,7 @@
 // so the table stays as small as the number of calls in flight.
 //
 // The lock is recursive per flow (a fiber, or an OS thread's own flow: current_flow_id()), as
-// glibc's FILE lock is per OS thread: the flow that holds a key may take it again. A fiber that
+// glibc's FILE lock is per thread: the flow that holds a key may take it again. A fiber that
 // waits for a key another flow holds parks; a native thread sleeps (sync.hpp's mutex).
 #pragma once
 
@@ -13,6 +13,7 @@ namespace green::keyed_lock {
 void lock(const void* key);
 bool try_lock(const void* key);  // false: another flow holds it
 void unlock(const void* key);  // by a flow that does not hold the key: nothing happens
+bool owned(const void* key);   // whether the calling flow holds it
 
 // In the child of fork(): only the forking thread lives on, so keys held or waited for by the
 // others would stay taken for ever. Every entry is dropped (their memory is left behind: a

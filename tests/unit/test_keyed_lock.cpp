@@ -101,3 +101,19 @@ TEST_CASE("keyed_lock: a native thread waits while a fiber holds the key", "[syn
     CHECK(seen == 2);
     CHECK_FALSE(green::keyed_lock::busy(&key));
 }
+
+TEST_CASE("keyed_lock: owned says whether the calling flow holds the key", "[sync]")
+{
+    int key = 0;
+    CHECK(!green::keyed_lock::owned(&key));
+    green::keyed_lock::lock(&key);
+    green::keyed_lock::lock(&key);
+    CHECK(green::keyed_lock::owned(&key));
+    std::atomic<bool> other_sees{true};
+    std::thread([&] { other_sees = green::keyed_lock::owned(&key); }).join();
+    CHECK(!other_sees);
+    green::keyed_lock::unlock(&key);
+    CHECK(green::keyed_lock::owned(&key));
+    green::keyed_lock::unlock(&key);
+    CHECK(!green::keyed_lock::owned(&key));
+}
