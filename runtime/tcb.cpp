@@ -89,7 +89,7 @@ std::size_t generation_seen = 0;  // dl_iterate_phdr's count of loads when `modu
 char* slab_next = nullptr;
 std::size_t slab_left = 0;
 
-// Reused TCBs run enter() with `fresh` false on their first switch.
+// Set in a TCB taken back from the pool: its first enter() undoes what the previous thread left.
 __thread bool tcb_reused __attribute__((tls_model("initial-exec")));
 
 template <class T>
@@ -504,11 +504,6 @@ void refresh_static_tls()
             std::memset(block + m.file_size, 0, m.mem_size - m.file_size);
         }
     }
-}
-
-std::size_t block_size()
-{
-    return block_bytes;
 }
 
 std::size_t made()

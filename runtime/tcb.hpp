@@ -61,12 +61,12 @@ void set_tid(char* tp, int os_tid);
 // Puts back the TCB of a green thread that has ended; called from another context.
 void release(char* tp);
 
-// After the dynamic linker loaded modules (dlopen): copies the TLS images of those that went
-// into static TLS into every TCB handed out, as glibc does for the threads it knows.
+// Copies the TLS images of modules loaded since the last look (dlopen) that went into static
+// TLS into every TCB handed out, as glibc does for the threads it knows. acquire() calls it, so
+// TCBs of green threads that exist at a dlopen get them when the next green thread is made.
 void refresh_static_tls();
 
-// Figures for GREEN_STATS and tests.
-std::size_t block_size();
+// How many TCBs were ever made (tests: the pool gives them back).
 std::size_t made();
 
 }  // namespace green::tcb
