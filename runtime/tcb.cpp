@@ -399,7 +399,8 @@ bool enabled()
 char* acquire(int os_tid)
 {
     // Libraries loaded since the last look may have static TLS that no TCB of ours has yet
-    // (glibc initialises it only in the threads on its own lists).
+    // (glibc initialises it only in the threads on its own lists). The look is one step of
+    // dl_iterate_phdr for its count of loads: 26 ns here, against ~1 us for a create+join.
     refresh_static_tls();
     char* tp = nullptr;
     bool reused = false;
