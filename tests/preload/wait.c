@@ -285,7 +285,12 @@ int main(void)
         signal(SIGCHLD, SIG_DFL);
         while (waitpid(-1, NULL, 0) > 0)
             ;
-        say("children taken by the handler inside waitpid: %d", (int)taken_inside_wait);
+        /* Natively a child that exits after in_wait is set but before the kernel enters the
+         * wait is the handler's too: a loaded machine shows one now and then (measured: 1 in
+         * some runs of 1,500). A wait that let the handler take its children did so far more
+         * often, or hung; more than 1% is counted as that. */
+        say("children taken by the handler inside waitpid: %s",
+            taken_inside_wait <= 15 ? "at most 1%" : "more than 1%");
     }
     say("done");
     return 0;
