@@ -195,6 +195,10 @@ void jthread_part()
     std::condition_variable_any cv;
     int items = 0;
     std::atomic<int> stopped{0}, callbacks{0}, consumed{0};
+    // request_stop runs condition_variable_any's own callback (registered last, run first)
+    // before ours; a thread that woke and returned in between would deregister ours unrun.
+    // Each thread stays until every stop was requested, so all four callbacks run both ways.
+    std::atomic<bool> all_requested{false};
     {
         std::vector<std::jthread> ts;
         for (int i = 0; i < waiters; i++)
@@ -204,6 +208,8 @@ void jthread_part()
                 for (;;) {
                     if (!cv.wait(lock, st, [&] { return items > 0; })) {
                         stopped += ticks == 10;
+                        lock.unlock();
+                        all_requested.wait(false);
                         return;
                     }
                     items--;
@@ -221,6 +227,8 @@ void jthread_part()
         tick_then([&] {
             for (auto& t : ts)
                 t.request_stop();
+            all_requested = true;
+            all_requested.notify_all();
         });
     }  // the jthreads join here
     std::printf("jthread: %d items consumed, %d stopped after the ticker ran, %d callbacks\n",
