@@ -34,8 +34,9 @@ std::uint64_t ms_deadline(int timeout_ms)
 
 GREEN_HOOK int epoll_wait(int epfd, epoll_event* events, int maxevents, int timeout)
 {
-    // A zero timeout never parks; the runtime's own loop (libuv) always passes through.
-    if (timeout == 0 || !hooks::green_caller())
+    // A zero timeout never parks (but counts toward the slice); the runtime's own loop
+    // (libuv) always passes through.
+    if (!hooks::green_caller() || timeout == 0)
         return GREEN_REAL(epoll_wait)(epfd, events, maxevents, timeout);
     return green_epoll_wait(epfd, events, maxevents, ms_deadline(timeout), nullptr, [&] {
         return GREEN_REAL(epoll_wait)(epfd, events, maxevents, timeout);
@@ -45,7 +46,7 @@ GREEN_HOOK int epoll_wait(int epfd, epoll_event* events, int maxevents, int time
 GREEN_HOOK int epoll_pwait(int epfd, epoll_event* events, int maxevents, int timeout,
                            const sigset_t* mask)
 {
-    if (timeout == 0 || !hooks::green_caller())
+    if (!hooks::green_caller() || timeout == 0)
         return GREEN_REAL(epoll_pwait)(epfd, events, maxevents, timeout, mask);
     return green_epoll_wait(epfd, events, maxevents, ms_deadline(timeout), mask, [&] {
         return GREEN_REAL(epoll_pwait)(epfd, events, maxevents, timeout, mask);

@@ -169,15 +169,17 @@ GREEN_HOOK int close(int fd)
         if (hidden_from_raw(fd))
             return not_open();
         note_raw(fd);
-        break;
-    case hooks::caller::runtime: fd_table::note_close(fd); break;
+        return GREEN_REAL(close)(fd);
+    case hooks::caller::runtime: break;
     case hooks::caller::program:
         if (fd_table::is_runtime_fd(fd))
             return not_open();
-        fd_table::note_close(fd);
         break;
     }
-    return GREEN_REAL(close)(fd);
+    std::uint32_t generation = fd_table::note_closing(fd);
+    int r = GREEN_REAL(close)(fd);
+    fd_table::note_closed(fd, generation);
+    return r;
 }
 
 GREEN_HOOK int dup(int fd)

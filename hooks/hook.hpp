@@ -51,10 +51,15 @@ inline bool in_vfork_child()
 }
 
 // Should this call be made green? Not for raw or runtime callers, on a hub's context nor on
-// threads the runtime keeps native: those go straight to libc.
+// threads the runtime keeps native: those go straight to libc. A green caller's call counts
+// toward its time slice (count_call): a hook that asks this question first, and does not
+// park, still lets the hub run when the slice is used up.
 inline bool green_caller()
 {
-    return who_calls() == caller::program && may_park();
+    if (who_calls() != caller::program || !may_park())
+        return false;
+    count_call();
+    return true;
 }
 
 }  // namespace green::hooks

@@ -68,8 +68,8 @@ int green_ppoll(pollfd* fds, nfds_t nfds, const timespec* timeout, const sigset_
 
 GREEN_HOOK int poll(pollfd* fds, nfds_t nfds, int timeout)
 {
-    // A zero timeout never parks.
-    if (timeout == 0 || !hooks::green_caller())
+    // A zero timeout never parks (but counts toward the slice).
+    if (!hooks::green_caller() || timeout == 0)
         return GREEN_REAL(poll)(fds, nfds, timeout);
     return green_poll_ms(fds, nfds, timeout);
 }

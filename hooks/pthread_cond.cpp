@@ -50,9 +50,18 @@ void unlock_real_mutex(void* m)
     GREEN_REAL(pthread_mutex_unlock)(static_cast<pthread_mutex_t*>(m));
 }
 
+// Re-takes a glibc mutex after the wait. Its holder may be a green thread of this hub (the one
+// that signalled, say, and then blocked with the mutex held): a green caller must not wait in
+// glibc's lock, on a futex of the hub thread, but try and sleep as pthread_mutex_lock does.
 void lock_real_mutex(void* m)
 {
-    GREEN_REAL(pthread_mutex_lock)(static_cast<pthread_mutex_t*>(m));
+    auto* mutex = static_cast<pthread_mutex_t*>(m);
+    if (!hooks::green_caller()) {
+        GREEN_REAL(pthread_mutex_lock)(mutex);
+        return;
+    }
+    real_objects::retry_while_busy([mutex] { return GREEN_REAL(pthread_mutex_trylock)(mutex); },
+                                   EBUSY, no_deadline, false);
 }
 
 // pthread_cond_wait and pthread_cond_timedwait are cancellation points: a cancelled waiter

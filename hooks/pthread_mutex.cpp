@@ -88,9 +88,11 @@ GREEN_HOOK int pthread_mutex_lock(pthread_mutex_t* m)
 
 GREEN_HOOK int pthread_mutex_trylock(pthread_mutex_t* m)
 {
-    if (real_objects::is_glibc(m)) [[unlikely]]
-        return GREEN_REAL(pthread_mutex_trylock)(m);
-    return as_green(m).try_lock();
+    int e = real_objects::is_glibc(m) ? GREEN_REAL(pthread_mutex_trylock)(m)
+                                      : as_green(m).try_lock();
+    if (e == EBUSY)
+        count_call();  // a loop of failed tries is a busy poll: it counts toward the slice
+    return e;
 }
 
 GREEN_HOOK int pthread_mutex_unlock(pthread_mutex_t* m)

@@ -73,11 +73,29 @@ GREEN_HOOK int pthread_rwlock_destroy(pthread_rwlock_t* l)
         return GREEN_REAL(pthread_rwlock_destroy)(l);
     return 0;
 }
+// A process-shared rwlock locked by a green thread: glibc's wait would block the hub thread,
+// and the holder may be a green thread of the same hub. So it tries and sleeps, as for a
+// process-shared mutex. `abstime` null: no deadline.
+int lock_real(pthread_rwlock_t* l, bool write, clockid_t clock, const timespec* abstime)
+{
+    auto attempt = [l, write] {
+        return write ? GREEN_REAL(pthread_rwlock_trywrlock)(l)
+                     : GREEN_REAL(pthread_rwlock_tryrdlock)(l);
+    };
+    int e = attempt();
+    if (e != EBUSY)
+        return e;
+    if (abstime && !valid_time(abstime))
+        return EINVAL;
+    std::uint64_t deadline = abstime ? monotonic_deadline(clock, *abstime) : no_deadline;
+    return real_objects::retry_while_busy(attempt, EBUSY, deadline, false);
+}
 
 GREEN_HOOK int pthread_rwlock_rdlock(pthread_rwlock_t* l)
 {
     if (real_objects::is_glibc(l))
-        return GREEN_REAL(pthread_rwlock_rdlock)(l);
+        return hooks::green_caller() ? lock_real(l, false, CLOCK_REALTIME, nullptr)
+                                     : GREEN_REAL(pthread_rwlock_rdlock)(l);
     return as_green(l).rdlock();
 }
 
@@ -86,30 +104,36 @@ GREEN_HOOK int pthread_rwlock_tryrdlock(pthread_rwlock_t* l)
     if (real_objects::is_glibc(l))
         return GREEN_REAL(pthread_rwlock_tryrdlock)(l);
     int e = as_green(l).try_rdlock();
+    if (e != 0)
+        count_call();  // a loop of failed tries is a busy poll: it counts toward the slice
     return e == EDEADLK ? EBUSY : e;  // glibc: the try forms never report a deadlock
 }
 
 GREEN_HOOK int pthread_rwlock_timedrdlock(pthread_rwlock_t* l, const timespec* abstime)
 {
     if (real_objects::is_glibc(l))
-        return GREEN_REAL(pthread_rwlock_timedrdlock)(l, abstime);
+        return hooks::green_caller() ? lock_real(l, false, CLOCK_REALTIME, abstime)
+                                     : GREEN_REAL(pthread_rwlock_timedrdlock)(l, abstime);
     return timed(l, CLOCK_REALTIME, abstime, false);
 }
 
 GREEN_HOOK int pthread_rwlock_clockrdlock(pthread_rwlock_t* l, clockid_t clock,
                                           const timespec* abstime)
 {
-    if (real_objects::is_glibc(l))
+    if (real_objects::is_glibc(l) && !hooks::green_caller())
         return GREEN_REAL(pthread_rwlock_clockrdlock)(l, clock, abstime);
     if (!valid_clock(clock))
         return EINVAL;
+    if (real_objects::is_glibc(l))
+        return lock_real(l, false, clock, abstime);
     return timed(l, clock, abstime, false);
 }
 
 GREEN_HOOK int pthread_rwlock_wrlock(pthread_rwlock_t* l)
 {
     if (real_objects::is_glibc(l))
-        return GREEN_REAL(pthread_rwlock_wrlock)(l);
+        return hooks::green_caller() ? lock_real(l, true, CLOCK_REALTIME, nullptr)
+                                     : GREEN_REAL(pthread_rwlock_wrlock)(l);
     return as_green(l).wrlock();
 }
 
@@ -118,23 +142,28 @@ GREEN_HOOK int pthread_rwlock_trywrlock(pthread_rwlock_t* l)
     if (real_objects::is_glibc(l))
         return GREEN_REAL(pthread_rwlock_trywrlock)(l);
     int e = as_green(l).try_wrlock();
+    if (e != 0)
+        count_call();  // a loop of failed tries is a busy poll: it counts toward the slice
     return e == EDEADLK ? EBUSY : e;
 }
 
 GREEN_HOOK int pthread_rwlock_timedwrlock(pthread_rwlock_t* l, const timespec* abstime)
 {
     if (real_objects::is_glibc(l))
-        return GREEN_REAL(pthread_rwlock_timedwrlock)(l, abstime);
+        return hooks::green_caller() ? lock_real(l, true, CLOCK_REALTIME, abstime)
+                                     : GREEN_REAL(pthread_rwlock_timedwrlock)(l, abstime);
     return timed(l, CLOCK_REALTIME, abstime, true);
 }
 
 GREEN_HOOK int pthread_rwlock_clockwrlock(pthread_rwlock_t* l, clockid_t clock,
                                           const timespec* abstime)
 {
-    if (real_objects::is_glibc(l))
+    if (real_objects::is_glibc(l) && !hooks::green_caller())
         return GREEN_REAL(pthread_rwlock_clockwrlock)(l, clock, abstime);
     if (!valid_clock(clock))
         return EINVAL;
+    if (real_objects::is_glibc(l))
+        return lock_real(l, true, clock, abstime);
     return timed(l, clock, abstime, true);
 }
 

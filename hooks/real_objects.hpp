@@ -65,7 +65,8 @@ inline bool is_glibc(const pthread_barrier_t* b)
 // the same hub, which could then never run. So a green caller tries without blocking and
 // sleeps between tries, 50 µs at first and up to 10 ms (README: the one place the runtime
 // polls). `attempt` returns 0, `busy` (not yet) or another error. Returns the attempt's
-// result, ETIMEDOUT at `deadline`, or EINTR if `interruptible` and a handler ran.
+// result, ETIMEDOUT at `deadline`, EINTR if `interruptible` and a handler ran, or EAGAIN if
+// no hub can be made for the calling thread.
 template <class Attempt>
 int retry_while_busy(Attempt&& attempt, int busy, std::uint64_t deadline, bool interruptible)
 {

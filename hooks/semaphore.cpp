@@ -94,6 +94,8 @@ GREEN_HOOK int sem_trywait(sem_t* s)
     if (real_objects::is_glibc(s))
         return GREEN_REAL(sem_trywait)(s);
     int e = as_green(s).try_wait();
+    if (e == EAGAIN)
+        count_call();  // a loop of failed tries is a busy poll: it counts toward the slice
     return e ? fail(e) : 0;
 }
 

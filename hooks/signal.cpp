@@ -105,7 +105,7 @@ void trampoline(int sig, siginfo_t* info, void* context)
         a.handler.store(reinterpret_cast<void*>(SIG_DFL), std::memory_order_release);
         a.wrapped = false;
     }
-    ++tls.signal_depth;
+    ++tls.signal_depth;  // hooks go raw and no time slice ends inside the handler
     std::atomic_signal_fence(std::memory_order_seq_cst);
     if (flags & SA_SIGINFO)
         reinterpret_cast<void (*)(int, siginfo_t*, void*)>(handler)(sig, info, context);

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <fcntl.h>
 #include <new>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -169,7 +170,8 @@ void unlink_waiter(fd_slot& s, fd_waiter& w)
 }
 
 // Registers fd with h's poller unless it is already (with the slot locked).
-enum class registration { done, closed, never_changes, failed };
+// shared: the fd has max_pollers registrations already; the hub relies on theirs.
+enum class registration { done, shared, closed, never_changes, failed };
 
 registration ensure_registered(int fd, fd_slot& s, hub* h)
 {
@@ -181,7 +183,7 @@ registration ensure_registered(int fd, fd_slot& s, hub* h)
             free_entry = &p;
     }
     if (!free_entry)
-        return registration::done;  // shares another hub's registration (see max_pollers)
+        return registration::shared;  // another hub's registration (see max_pollers)
     // One registration per hub for the fd's lifetime, edge-triggered: a fiber only parks after
     // its attempt failed, and any later change of readiness is a new edge. EPOLLPRI is asked
     // for too, for poll's POLLPRI and select's exception set.
@@ -202,6 +204,29 @@ registration ensure_registered(int fd, fd_slot& s, hub* h)
     }
     *free_entry = h;
     return registration::done;
+}
+
+// For a waiter whose hub shares another hub's registration: that hub's thread may have
+// dispatched the edge that made the fd ready after the caller's attempt failed but before the
+// waiter was linked, and no further edge need come. So, once linked, it looks: ready (or
+// closed: POLLNVAL) means the caller must try again rather than park.
+bool ready_after_link(int fd, std::uint32_t events)
+{
+    short wanted = short(((events & EPOLLIN) ? POLLIN : 0) | ((events & EPOLLOUT) ? POLLOUT : 0) |
+                         ((events & EPOLLPRI) ? POLLPRI : 0));
+    pollfd p{fd, wanted, 0};
+    return syscall(SYS_poll, &p, 1, 0) != 0;  // errors too: let the caller's call report them
+}
+
+// A wait that armed the fiber's wake word and linked its waiters but will not park: unless a
+// waker claimed the fiber meanwhile (it will make it runnable, so it must park to take that
+// wake-up), it returns at once.
+void abandon_armed_wait(hub* h, fiber* self)
+{
+    int expected = int(wake_reason::waiting);
+    if (!self->wake.compare_exchange_strong(expected, int(wake_reason::ready),
+                                            std::memory_order_acq_rel))
+        h->park(no_deadline, interrupt_mode::never);
 }
 
 void link_waiter(fd_slot& s, fd_waiter& w, fiber* owner, std::uint32_t events)
@@ -328,6 +353,32 @@ void note_close(int fd)
         spinlock_guard g(s->lock);
         retire(fd, *s);
     }
+    errno = saved;
+}
+
+std::uint32_t note_closing(int fd)
+{
+    fd_slot* s = existing_slot(fd);
+    if (!s)
+        return 0;
+    int saved = errno;
+    spinlock_guard g(s->lock);
+    retire(fd, *s);
+    errno = saved;
+    return s->generation;
+}
+
+void note_closed(int fd, std::uint32_t generation)
+{
+    fd_slot* s = existing_slot(fd);
+    if (!s)
+        return;
+    int saved = errno;
+    spinlock_guard g(s->lock);
+    // Unchanged: nothing reopened the number through the hooks since; whatever registered it
+    // meanwhile waited on the file just closed.
+    if (s->generation == generation)
+        retire(fd, *s);
     errno = saved;
 }
 
@@ -505,6 +556,7 @@ fd_wait_result wait(int fd, std::uint32_t generation, std::uint32_t events,
     if (!s || !h)
         return fd_wait_result::not_pollable;
     fiber* self = tls.running;
+    bool shared = false;
     {
         spinlock_guard g(s->lock);
         settle(fd, *s);
@@ -512,12 +564,22 @@ fd_wait_result wait(int fd, std::uint32_t generation, std::uint32_t events,
             return fd_wait_result::closed;
         switch (ensure_registered(fd, *s, h)) {
         case registration::done: break;
+        case registration::shared: shared = true; break;
         case registration::closed: return fd_wait_result::closed;
         case registration::never_changes:
         case registration::failed: return fd_wait_result::not_pollable;
         }
         self->wake.store(int(wake_reason::waiting), std::memory_order_relaxed);
         link_waiter(*s, self->waiter, self, events);
+    }
+    if (shared && ready_after_link(fd, events)) {
+        {
+            spinlock_guard g(s->lock);
+            if (self->waiter.linked)
+                unlink_waiter(*s, self->waiter);
+        }
+        abandon_armed_wait(h, self);
+        return fd_wait_result::ready;
     }
     count_event(stats.fd_waits);
     wake_reason reason = h->park(deadline, mode);
@@ -549,6 +611,7 @@ fd_wait_result wait_any(fd_watch* watches, std::size_t count, std::uint64_t dead
     for (std::size_t i = 0; i < count && !gone; ++i) {
         fd_watch& w = watches[i];
         w.waiter.linked = false;
+        w.waiter.shared = false;
         fd_slot* s = slot_for(w.fd);
         if (!s) {
             if (w.fd >= 0)
@@ -572,6 +635,10 @@ fd_wait_result wait_any(fd_watch* watches, std::size_t count, std::uint64_t dead
         // that can be watched, and a wait on it must not then last for ever.
         switch (ensure_registered(w.fd, *s, h)) {
         case registration::done: link_waiter(*s, w.waiter, self, w.events); break;
+        case registration::shared:
+            link_waiter(*s, w.waiter, self, w.events);
+            w.waiter.shared = true;
+            break;
         case registration::closed: gone = true; break;
         case registration::never_changes: break;
         case registration::failed: recheck = true; break;
@@ -588,15 +655,13 @@ fd_wait_result wait_any(fd_watch* watches, std::size_t count, std::uint64_t dead
                 unlink_waiter(*s, w.waiter);
         }
     };
+    for (std::size_t i = 0; i < count && !gone; ++i)
+        if (watches[i].waiter.linked && watches[i].waiter.shared &&
+            ready_after_link(watches[i].fd, watches[i].events))
+            gone = true;  // ready already: the caller looks again
     if (gone) {
         unlink_all();
-        // Unless a waker claimed the fiber meanwhile (it will make it runnable, so it must
-        // park to take that wake-up), return without parking.
-        int expected = int(wake_reason::waiting);
-        if (self->wake.compare_exchange_strong(expected, int(wake_reason::ready),
-                                               std::memory_order_acq_rel))
-            return fd_wait_result::ready;
-        h->park(no_deadline, interrupt_mode::never);
+        abandon_armed_wait(h, self);
         return fd_wait_result::ready;
     }
     if (recheck) {

@@ -78,6 +78,13 @@ void note_open(int fd, const fd_info& what);
 // poller registration is dropped. Preserves errno.
 void note_close(int fd);
 
+// The same for a close made in two steps around the real close, note_closing before it and
+// note_closed (with what note_closing returned) after: a wait on another thread that looked the
+// fd up and registered it between the two (the fd was still open) would otherwise park for
+// ever, as the real close takes the fd out of every epoll set without an event. Both keep errno.
+std::uint32_t note_closing(int fd);
+void note_closed(int fd, std::uint32_t generation);
+
 // A program's signal handler closed fd, replaced it (dup2) or got it as a new number: it may
 // take no lock, so the slot is only marked, and the next flow that uses the slot retires it
 // (waking its waiters with `closed`, dropping its registrations) and classifies it afresh.

@@ -47,6 +47,7 @@ struct fd_waiter {
     fd_waiter* prev = nullptr;
     fd_waiter* next = nullptr;
     bool linked = false;
+    bool shared = false;  // its hub relies on another hub's registration (fd_table.cpp)
 };
 
 enum class fiber_state : std::uint8_t { runnable, running, parked, finished };

@@ -727,6 +727,7 @@ void hub::switch_to(fiber* to)
 
 void hub::arrived(void* transfer)
 {
+    tls.slice_began = 0;  // whoever runs now begins a slice (check_slice)
     auto* prev = static_cast<fiber*>(transfer);
     if (!prev || prev->is_hub)
         return;

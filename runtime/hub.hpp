@@ -72,6 +72,11 @@ public:
     // Lets every other ready fiber run once.
     void yield();
 
+    // For count_call, every slice_check_calls calls: if the running fiber has run for
+    // slice_ns since it was resumed, it yields, and the hub context polls the loop (timers,
+    // I/O) before it runs again.
+    static void check_slice();
+
     // Parks the running fiber until woken (try_wake), the deadline passes or, per `mode`, a
     // signal handler runs. The caller registers whatever will wake it before calling.
     wake_reason park(std::uint64_t deadline, interrupt_mode mode);
@@ -128,6 +133,7 @@ private:
 
     void make_ready(fiber* f);
     void post_remote(fiber* f);
+    void preempt();
     void run_ready_batch();
     // What runs after the running fiber stops: the rest of the hub's current batch, else (at
     // most max_direct_batches times in a row) the fibers made ready since, as a new batch,
@@ -212,6 +218,25 @@ inline void count_event(std::atomic<std::uint64_t>& counter)
 {
     if (stats.enabled)
         counter.fetch_add(1, std::memory_order_relaxed);
+}
+
+// Time slices. A green thread that never parks (it busy-polls with calls that return at once)
+// would keep its hub from ever running timers, I/O or other fibers; natively the kernel
+// preempts it. So every hooked call that may return without parking counts down a per-thread
+// counter, and every slice_check_calls calls the clock is read: past slice_ns since the fiber
+// was resumed, it yields. A clock read is ~25 ns, a tenth of a read() that gives EAGAIN; one
+// per 64 calls adds under half a nanosecond to each (tools/bench: bench_runtime's time-slice
+// row, bench_threads' ready_read and eagain_read). The slice is 2 ms: near the kernel's
+// own minimum granularity on a small machine (CFS: 0.75 ms times 1 + log2 CPUs), so a timed
+// wait that ends behind a busy poller is late by about what it would be natively on a shared
+// CPU, and a yield that finds nothing else to do costs ~1 µs per slice (0.05%).
+constexpr std::uint32_t slice_check_calls = 64;
+constexpr std::uint64_t slice_ns = 2000000;
+
+inline void count_call()
+{
+    if (--tls.calls_until_clock == 0) [[unlikely]]
+        hub::check_slice();
 }
 
 // True when the calling flow may park: it is not the runtime itself, not a hub context and

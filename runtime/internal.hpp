@@ -31,8 +31,14 @@ struct thread_state {
     int vfork_depth = 0;
     // > 0 while a program's signal handler runs on this thread (raised by the runtime's
     // trampoline): every hook goes straight to libc, taking no lock the interrupted code may
-    // hold and never parking.
+    // hold and never parking, and no time slice ends inside it (hub::check_slice): a switch
+    // from inside a handler would let other green threads run in the middle of the code it
+    // interrupted.
     int signal_depth = 0;
+    // The running fiber's time slice (hub::count_call): calls left before the clock is read,
+    // and when the slice was first timed (0: not yet since the fiber was resumed).
+    std::uint32_t calls_until_clock = 1;
+    std::uint64_t slice_began = 0;
 };
 
 extern __thread thread_state tls __attribute__((tls_model("initial-exec")));

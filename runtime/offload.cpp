@@ -13,11 +13,19 @@
 namespace green::offload {
 namespace {
 
+// The worker's wake-up must end one of the parks of run(), never a later park of the fiber (a
+// wake-up not tied to its park would end an unrelated wait, or touch a fiber that has gone).
+// So run() does not return until the worker is done with its wake-up: `woken` says whether
+// try_wake succeeded, which happens only while the fiber is inside run() with its wake word
+// armed, so that one of run()'s parks consumes it.
+enum : int { waking = 0, woke = 1, not_woken = 2 };
+
 struct job {
     void (*fn)(void*);
     void* arg;
     fiber* waiter;
-    std::atomic<bool> done{false};
+    std::atomic<bool> done{false};    // fn has returned; the worker is about to wake
+    std::atomic<int> woken{waking};   // the last the worker touches of the job
 };
 
 // std::mutex and std::condition_variable call the pthread functions libgreen may interpose;
@@ -50,9 +58,9 @@ void worker_main()
         p.queue.pop_front();
         g.unlock();
         j->fn(j->arg);
-        fiber* waiter = j->waiter;
         j->done.store(true, std::memory_order_seq_cst);
-        hub::try_wake(waiter, wake_reason::ready);  // `j` may be gone once this succeeds
+        bool ok = hub::try_wake(j->waiter, wake_reason::ready);
+        j->woken.store(ok ? woke : not_woken, std::memory_order_release);  // `j` may go now
         g.lock();
     }
 }
@@ -77,6 +85,20 @@ void start_worker()
         throw;
     }
     pthread_sigmask(SIG_SETMASK, &old, nullptr);
+}
+
+// Waits for the worker to finish with the job: it is inside try_wake, a few instructions and
+// at most one spinlock section, never a park.
+int wait_for_waker(job& j)
+{
+    int w;
+    for (unsigned spins = 0; (w = j.woken.load(std::memory_order_acquire)) == waking; ++spins) {
+        if (spins < 64)
+            __builtin_ia32_pause();
+        else
+            syscall(SYS_sched_yield);  // the worker was preempted; let it run
+    }
+    return w;
 }
 
 }  // namespace
@@ -107,15 +129,22 @@ void run(void (*fn)(void*), void* arg)
     }
     for (;;) {
         h->park(no_deadline, interrupt_mode::never);
-        if (j.done.load(std::memory_order_seq_cst))
-            break;
-        // Woken for another reason: wait again. If the worker finished meanwhile, exactly one
-        // of us claims the wake-up: we do (and leave), or it did (and we park to consume it).
+        if (j.done.load(std::memory_order_seq_cst)) {
+            // Whatever ended this park, the worker is waking us or has: if its try_wake
+            // succeeded, that was while the wake word was armed for a park of this loop, which
+            // has consumed it (this one or an earlier one: a park ends with one wake-up only).
+            wait_for_waker(j);
+            return;
+        }
+        // Woken for another reason (a cancellation, a stale waker): wait again.
         j.waiter->wake.store(int(wake_reason::waiting), std::memory_order_seq_cst);
-        int expected = int(wake_reason::waiting);
-        if (j.done.load(std::memory_order_seq_cst) &&
-            j.waiter->wake.compare_exchange_strong(expected, int(wake_reason::ready)))
-            break;
+        if (j.done.load(std::memory_order_seq_cst)) {
+            // The worker finished after the park ended. Its try_wake succeeds only if it
+            // comes after the re-arming above; then the wake-up is owed to the next park.
+            if (wait_for_waker(j) == woke)
+                h->park(no_deadline, interrupt_mode::never);
+            return;
+        }
     }
 }
 

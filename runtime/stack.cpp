@@ -16,6 +16,13 @@ namespace {
 
 constexpr std::size_t page_size = 4096;
 
+// Below the usable part of a stack without a guard page: memory of its own mapping that is
+// never touched (MAP_NORESERVE: no RAM, and the same protection as the stack, so the kernel
+// merges it with its neighbours into one VMA: no VMA either). An overflow of up to this much
+// lands there instead of in the neighbouring stack's live frames, and the stack-pointer check
+// at the next switch reports it. A single frame larger than this can still jump over it.
+constexpr std::size_t red_zone_size = 64 * 1024;
+
 struct stack_pool {
     spinlock lock;
     stack_config config;
@@ -128,7 +135,7 @@ bool allocate_stack(std::size_t size, stack& out)
     }
 
     bool guard = want_guard(p);
-    std::size_t mapping_size = usable + (guard ? page_size : 0);
+    std::size_t mapping_size = usable + (guard ? page_size : red_zone_size);
     void* mapping = mmap(nullptr, mapping_size, PROT_READ | PROT_WRITE,
                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
     if (mapping == MAP_FAILED) {
@@ -136,7 +143,8 @@ bool allocate_stack(std::size_t size, stack& out)
         return false;
     }
     if (guard && mprotect(mapping, page_size, PROT_NONE) != 0) {
-        // Out of VMAs: keep the stack, unguarded, rather than fail the spawn.
+        // Out of VMAs: keep the stack, unguarded (its red zone one page), rather than fail
+        // the spawn.
         guard = false;
     }
     if (guard)

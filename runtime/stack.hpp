@@ -4,7 +4,9 @@
 // A guard page costs a second VMA per stack, and vm.max_map_count (65,530 by default) caps a
 // process's VMAs, so guards are given while a budget lasts. Past it, stacks have no guard and
 // overflow is caught by a stack-pointer check at each switch, so the number of green threads
-// is bounded by memory rather than by VMAs.
+// is bounded by memory rather than by VMAs. Such a stack keeps an untouched red zone of its own
+// mapping below its usable part (stack.cpp), so that an overflow the check will report has not
+// written over the frames of the stack mapped below it.
 #pragma once
 
 #include <cstddef>
@@ -15,7 +17,7 @@ namespace green {
 enum class guard_policy { automatic, always, never };
 
 struct stack {
-    void* mapping = nullptr;      // start of the mmap'd region, guard included
+    void* mapping = nullptr;      // start of the mmap'd region, guard or red zone included
     std::size_t mapping_size = 0;
     void* limit = nullptr;        // lowest usable address
     void* top = nullptr;          // highest address (exclusive); stacks grow down from here

@@ -595,7 +595,82 @@ TEST_CASE("a fork child that forgets the hubs and closes an fd leaves the parent
     REQUIRE(write(sv[1], "p", 1) == 1);
     b.join();
     CHECK(got == 'p');
+}
+
+TEST_CASE("a hub that shares another hub's registration does not miss an edge", "[fd]")
+{
+    // Four other threads' hubs hold the fd's registrations (the most an fd gets); this hub
+    // relies on theirs. The fd becomes ready between this caller's failed attempt and its
+    // wait (here: before the wait), and those hubs' loops do not run: no edge will ever reach
+    // this waiter through them, so the wait itself must see that the fd is ready.
+    int sv[2];
+    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    fd_table::note_open(sv[0], socket_info());
+    std::atomic<int> registered{0};
+    std::atomic<bool> finish{false};
+    std::vector<std::thread> others;
+    for (int i = 0; i < 4; ++i)
+        others.emplace_back([&] {
+            hub::for_this_thread();
+            green::fd_info info = fd_table::lookup(sv[0]);
+            fd_table::wait(sv[0], info.generation, EPOLLIN, green::now_ns() + 1000000,
+                           green::interrupt_mode::never);  // registers, then times out
+            ++registered;
+            while (!finish)  // alive, with its registration, and its loop not running
+                std::this_thread::sleep_for(std::chrono::milliseconds(1));
+            hub::destroy_for_this_thread();
+        });
+    while (registered < 4)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    hub::for_this_thread();
+    char c = 'x';
+    REQUIRE(write(sv[1], &c, 1) == 1);
+    green::fd_info info = fd_table::lookup(sv[0]);
+    auto r = fd_table::wait(sv[0], info.generation, EPOLLIN, green::now_ns() + 2000000000u,
+                            green::interrupt_mode::never);
+    CHECK(r == green::fd_wait_result::ready);
+    {
+        green::fd_watch w;
+        w.fd = sv[0];
+        w.events = EPOLLIN;
+        auto any = fd_table::wait_any(&w, 1, green::now_ns() + 2000000000u,
+                                      green::interrupt_mode::never);
+        CHECK(any == green::fd_wait_result::ready);
+    }
+    finish = true;
+    for (auto& t : others)
+        t.join();
     fd_table::note_close(sv[0]);
     close(sv[0]);
+    close(sv[1]);
+}
+
+TEST_CASE("a wait that registers an fd while it is being closed is woken by the close", "[fd]")
+{
+    // note_closing has run (the program's close is under way on another thread) but the fd
+    // is still open: a wait that looks it up now registers it and parks. The real close drops
+    // the registration silently; note_closed must wake that waiter (EBADF for the program).
+    hub* h = hub::for_this_thread();
+    int sv[2];
+    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    fd_table::note_open(sv[0], socket_info());
+    std::uint32_t closing = fd_table::note_closing(sv[0]);
+    struct shared_t {
+        int fd;
+        green::fd_wait_result r = green::fd_wait_result::ready;
+    } s{sv[0]};
+    auto* waiter = h->spawn(
+        [](void* p) {
+            auto* s = static_cast<shared_t*>(p);
+            green::fd_info info = fd_table::lookup(s->fd);
+            s->r = fd_table::wait(s->fd, info.generation, EPOLLIN,
+                                  green::now_ns() + 2000000000u, green::interrupt_mode::never);
+        },
+        &s);
+    h->yield();  // the waiter registers the fd and parks
+    close(sv[0]);
+    fd_table::note_closed(sv[0], closing);
+    h->join(waiter);
+    CHECK(s.r == green::fd_wait_result::closed);
     close(sv[1]);
 }

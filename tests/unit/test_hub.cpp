@@ -224,3 +224,36 @@ TEST_CASE("a handler that ran inside a blocking call ends its park, as it ends t
     CHECK(park_after_signal(false, interrupt_mode::unless_restart, false) == wake_reason::timed_out);
     signal(SIGUSR1, SIG_DFL);
 }
+
+TEST_CASE("a fiber that never parks yields once its time slice is used up", "[hub][slice]")
+{
+    // The sleeper's timer can only fire when the hub polls its loop, and only the spinner's
+    // slice ending lets it: the spinner counts calls (as the hooks do) until the sleeper ran.
+    hub* h = hub::for_this_thread();
+    struct shared_t {
+        hub* h;
+        std::atomic<bool> slept{false};
+        long spins = 0;
+    } s{h};
+    green::fiber* sleeper = h->spawn(
+        [](void* p) {
+            auto* s = static_cast<shared_t*>(p);
+            s->h->sleep_until(green::now_ns() + ms(5), green::interrupt_mode::never);
+            s->slept = true;
+        },
+        &s);
+    green::fiber* spinner = h->spawn(
+        [](void* p) {
+            auto* s = static_cast<shared_t*>(p);
+            while (!s->slept.load()) {
+                green::count_call();
+                ++s->spins;
+            }
+        },
+        &s);
+    // Without slices the join never returns (the test's timeout).
+    h->join(spinner);
+    h->join(sleeper);
+    CHECK(s.slept.load());
+    CHECK(s.spins > 0);
+}

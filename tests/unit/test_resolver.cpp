@@ -364,3 +364,52 @@ TEST_CASE("offload workers block asynchronous signals, so the program's threads 
     for (int sig = 1; sig < NSIG; ++sig)
         CHECK(sigismember(&after, sig) == sigismember(&before, sig));
 }
+
+TEST_CASE("an offloaded job's wake-up never ends a later park of its fiber", "[resolver][offload]")
+{
+    // A second fiber ends the offload park early (as a cancellation would) whenever it finds
+    // the caller parked in it. The worker's own wake-up, arriving after run() has returned,
+    // must not end the caller's next wait: a 1 ms sleep that has to end by its timer.
+    hub* h = hub::for_this_thread();
+    REQUIRE(h);
+    struct shared {
+        green::fiber* caller = nullptr;
+        bool in_offload = false;
+        bool finished = false;
+        int early_sleeps = 0;
+        int rounds = 0;
+    } s;
+    constexpr int rounds = 3000;
+    auto* caller = h->spawn(
+        [](void* p) {
+            auto* s = static_cast<shared*>(p);
+            s->caller = green::tls.running;
+            for (int i = 0; i < rounds; ++i) {
+                s->in_offload = true;
+                green::offload::run([](void*) {}, nullptr);
+                s->in_offload = false;
+                auto r = hub::current()->sleep_until(green::now_ns() + 1000000,
+                                                     green::interrupt_mode::never);
+                if (r != green::wake_reason::timed_out)
+                    ++s->early_sleeps;
+                ++s->rounds;
+            }
+            s->finished = true;
+        },
+        &s);
+    auto* waker = h->spawn(
+        [](void* p) {
+            auto* s = static_cast<shared*>(p);
+            while (!s->finished) {
+                // Same hub: the caller is parked while this runs, in run() if in_offload.
+                if (s->in_offload)
+                    hub::try_wake(s->caller, green::wake_reason::interrupted);
+                hub::current()->yield();
+            }
+        },
+        &s);
+    h->join(caller);
+    h->join(waker);
+    CHECK(s.rounds == rounds);
+    CHECK(s.early_sleeps == 0);
+}

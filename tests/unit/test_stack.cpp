@@ -154,3 +154,36 @@ TEST_CASE("an unguarded stack overflow is caught at the next switch", "[stack]")
     CHECK(WIFSIGNALED(status));
     CHECK(err.find("overflowed its stack of 64 KiB") != std::string::npos);
 }
+
+TEST_CASE("an unguarded stack's overflow stays in its own mapping", "[stack]")
+{
+    // Past the guard budget, stacks are mapped next to each other. An overflow of less than
+    // the red zone (64 KiB) must land in the overflowing stack's own untouched memory, not in
+    // the frames of the stack below it, so the switch check reports it before harm is done.
+    green::configure_stacks({0, green::guard_policy::never, 0});
+    constexpr std::size_t size = 64 * 1024;
+    green::stack stacks[8];
+    for (auto& s : stacks)
+        REQUIRE(green::allocate_stack(size, s));
+    for (auto& s : stacks) {
+        CHECK_FALSE(s.guarded);
+        CHECK(static_cast<char*>(s.limit) - static_cast<char*>(s.mapping) >= 32 * 1024);
+        // The top of every other stack holds its oldest frames.
+        for (auto& o : stacks)
+            if (&o != &s)
+                std::memset(static_cast<char*>(o.top) - 4096, 0x5a, 4096);
+        std::memset(static_cast<char*>(s.limit) - 32 * 1024, 0xa5, 32 * 1024);  // the overflow
+        for (auto& o : stacks) {
+            if (&o == &s)
+                continue;
+            const char* t = static_cast<const char*>(o.top) - 4096;
+            bool intact = true;
+            for (std::size_t i = 0; i < 4096; ++i)
+                intact = intact && t[i] == 0x5a;
+            CHECK(intact);
+        }
+    }
+    for (auto& s : stacks)
+        green::release_stack(s);
+    green::configure_stacks({});
+}

@@ -11,6 +11,8 @@
  *   bench_threads futex-shared ...          the same with the shared operations (libstdc++'s)
  *   bench_threads futex-shm ...             shared operations on a MAP_SHARED word, which another
  *                                           process could wake (green: a helper thread waits)
+ *   bench_threads ready_read ITERATIONS REPS  read() of 1 byte from a socket that has data
+ *   bench_threads eagain_read ITERATIONS REPS read() on an empty O_NONBLOCK socket (EAGAIN)
  *
  * Each repetition times ITERATIONS operations and gives a mean; prints the median and the
  * smallest of the REPS means:
@@ -18,12 +20,13 @@
  */
 #include "bench.h"
 
+#include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
-#include <semaphore.h>
 #include <linux/futex.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -221,11 +224,68 @@ static uint64_t run_futex_shm(long n)
     return elapsed;
 }
 
+/* Calls that return at once: the hooks' fast path, where the green thread keeps running (and
+ * only counts toward its time slice). A second thread exists, so that green threads are in use
+ * and the slice is looked at as in a real program; it stays parked. */
+static int quiet[2];
+
+static void* parked_peer(void* arg)
+{
+    char c;
+    (void)arg;
+    return read(quiet[0], &c, 1) == 1 ? NULL : arg;
+}
+
+static uint64_t run_reads(long n, int ready)
+{
+    int s[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, s) || pipe(quiet)) {
+        perror("socketpair");
+        exit(1);
+    }
+    if (!ready)
+        fcntl(s[0], F_SETFL, O_NONBLOCK);
+    pthread_t t;
+    pthread_create(&t, NULL, parked_peer, NULL);
+    enum { batch = 1024 };
+    char buf[batch] = {0};
+    uint64_t elapsed = 0;
+    for (long done = 0; done < n; done += batch) {
+        long k = n - done < batch ? n - done : batch;
+        if (ready && write(s[1], buf, (size_t)k) != k) {
+            perror("write");
+            exit(1);
+        }
+        uint64_t t0 = bench_now_ns();
+        for (long i = 0; i < k; ++i) {
+            ssize_t r = read(s[0], buf, 1);
+            if (ready ? r != 1 : (r != -1 || errno != EAGAIN)) {
+                perror("read");
+                exit(1);
+            }
+        }
+        elapsed += bench_now_ns() - t0;
+    }
+    if (write(quiet[1], "", 1) != 1) {
+        perror("write");
+        exit(1);
+    }
+    pthread_join(t, NULL);
+    close(s[0]);
+    close(s[1]);
+    close(quiet[0]);
+    close(quiet[1]);
+    return elapsed;
+}
+
+static uint64_t run_ready_read(long n) { return run_reads(n, 1); }
+static uint64_t run_eagain_read(long n) { return run_reads(n, 0); }
+
 int main(int argc, char** argv)
 {
     if (argc != 4) {
         fprintf(stderr, "usage: bench_threads create|condvar|pipe|mutex|mutex-semopen|futex|"
-                        "futex-shared|futex-shm ITERATIONS REPS\n");
+                        "futex-shared|futex-shm|ready_read|eagain_read ITERATIONS REPS\n");
         return 2;
     }
     long n = bench_arg(argv[2], "ITERATIONS"), reps = bench_arg(argv[3], "REPS");
@@ -250,6 +310,10 @@ int main(int argc, char** argv)
         run = run_futex_shared;
     else if (strcmp(argv[1], "futex-shm") == 0)
         run = run_futex_shm;
+    else if (strcmp(argv[1], "ready_read") == 0)
+        run = run_ready_read;
+    else if (strcmp(argv[1], "eagain_read") == 0)
+        run = run_eagain_read;
     else {
         fprintf(stderr, "unknown benchmark: %s\n", argv[1]);
         return 2;

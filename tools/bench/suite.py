@@ -276,6 +276,10 @@ class Suite:
             # On a MAP_SHARED word a green wait is the kernel's, on a helper thread.
             ("futex-shm", s["pingpong_iterations"] // 10 or 1,
              "raw futex ping-pong, round trip (shared operations, MAP_SHARED word)"),
+            ("ready_read", s["pingpong_iterations"] * 10,
+             "read() of 1 byte that is ready (socket), per call"),
+            ("eagain_read", s["pingpong_iterations"] * 10,
+             "read() on an empty O_NONBLOCK socket (EAGAIN), per call"),
         ]:
             r = {}
             for flavour in ("native", "green"):
@@ -294,8 +298,11 @@ class Suite:
         self.results["micro"] = res
         self.emit("Thread micro-benchmarks (median per operation)",
                   table(["measure", "native", "green", "speed-up (native / green)", "target"], rows),
-                  [f"{s['reps']} repetitions of {s['create_iterations']} create+join and "
-                   f"{s['pingpong_iterations']} round trips; the median repetition."])
+                  [f"{s['reps']} repetitions of {s['create_iterations']} create+join, "
+                   f"{s['pingpong_iterations']} round trips and "
+                   f"{s['pingpong_iterations'] * 10} reads; the median repetition. The reads "
+                   "return at once: green, they stay on the hooks' fast path, which counts each "
+                   "toward the green thread's time slice."])
 
     # ------------------------------------------------------------ blocked
 
