@@ -9,6 +9,7 @@
 // may take no lock, so it only hides the runtime's fds (a lock-free look) and marks the slots it
 // closes or makes for the next locked use to retire (fd_table::note_closed_in_handler).
 #include "fd_table.hpp"
+#include "file_locks.hpp"
 #include "hook.hpp"
 #include "stdio.hpp"
 
@@ -263,6 +264,8 @@ int green_fcntl(int (*real)(int, int, ...), int fd, int cmd, void* arg)
     if (who == hooks::caller::raw ? hidden_from_raw(fd)
                                   : who == hooks::caller::program && fd_table::is_runtime_fd(fd))
         return not_open();
+    if (hooks::is_lock_wait(cmd))
+        return hooks::lock_wait_fcntl(real, fd, cmd, arg);
     int r = real(fd, cmd, arg);
     if (r < 0)
         return r;
