@@ -9,6 +9,7 @@
 #include "child_watch.hpp"
 #include "hook.hpp"
 #include "keyed_lock.hpp"
+#include "signals.hpp"
 
 #include <spawn.h>
 #include <unistd.h>
@@ -51,12 +52,14 @@ GREEN_HOOK pid_t _Fork()
 // The two halves of vfork around its system call (see the .S file).
 extern "C" void green_vfork_enter()
 {
+    hooks::lend_own_mask();  // the child's mask is the calling green thread's
     ++tls.vfork_depth;
 }
 
 extern "C" long green_vfork_leave(long result)
 {
     --tls.vfork_depth;
+    hooks::end_own_mask();
     if (result < 0) {
         errno = int(-result);
         return -1;
@@ -68,7 +71,9 @@ extern "C" long green_vfork_leave(long result)
 GREEN_HOOK int posix_spawn(pid_t* pid, const char* path, const posix_spawn_file_actions_t* actions,
                            const posix_spawnattr_t* attr, char* const argv[], char* const envp[])
 {
+    hooks::lend_own_mask();  // the child's mask is the calling green thread's
     int r = GREEN_REAL(posix_spawn)(pid, path, actions, attr, argv, envp);
+    hooks::end_own_mask();
     if (r == 0 && !hooks::in_vfork_child())
         child_watch::note_child_created();
     return r;
@@ -77,7 +82,9 @@ GREEN_HOOK int posix_spawn(pid_t* pid, const char* path, const posix_spawn_file_
 GREEN_HOOK int posix_spawnp(pid_t* pid, const char* file, const posix_spawn_file_actions_t* actions,
                             const posix_spawnattr_t* attr, char* const argv[], char* const envp[])
 {
+    hooks::lend_own_mask();
     int r = GREEN_REAL(posix_spawnp)(pid, file, actions, attr, argv, envp);
+    hooks::end_own_mask();
     if (r == 0 && !hooks::in_vfork_child())
         child_watch::note_child_created();
     return r;

@@ -339,6 +339,55 @@ static void interrupt_root_if_self(pthread_t thread, int signal)
     hooks::interrupt_parked_target(h->root(), signal);
 }
 
+// A signal for a green thread. One it blocks waits for it (fiber::sig_pending) until it
+// unblocks it; one it takes with a handler of the program's is handed to it by its hub
+// (hub::hand_signal_to), or, sent to itself, runs before this returns, as the kernel delivers
+// a signal a thread sends itself. Others (no handler: a default action, or ignored) go to the
+// kernel, at its hub's OS thread. Returns an error number.
+static int signal_green_thread(green_thread* t, int signal, const sigval* value)
+{
+    auto to_kernel = [&]() -> int {
+        if (!value)
+            return syscall(SYS_tgkill, getpid(), t->os_tid, signal) == 0 ? 0 : errno;
+        siginfo_t info{};
+        info.si_signo = signal;
+        info.si_code = SI_QUEUE;
+        info.si_pid = getpid();
+        info.si_uid = getuid();
+        info.si_value = *value;
+        return syscall(SYS_rt_tgsigqueueinfo, getpid(), t->os_tid, signal, &info) == 0 ? 0 : errno;
+    };
+    sigbits bit = sig_bit(signal);
+    auto kept_by_runtime = [&](fiber* f) {
+        bool blocked = (__atomic_load_n(&f->sigmask, __ATOMIC_RELAXED) & bit) != 0;
+        return blocked || hooks::has_program_handler(signal);
+    };
+    fiber* self = tls.running;
+    if (t->fib() == self && hooks::mask_owner() == self) {
+        if (!kept_by_runtime(self))
+            return to_kernel();
+        if (value && !keep_queued_value(self, signal, *value))
+            return EAGAIN;
+        self->sig_pending.fetch_or(bit, std::memory_order_relaxed);
+        hooks::deliver_open_signals();
+        return 0;
+    }
+    int error = 0;
+    bool kernel = false;
+    bool alive = t->while_alive([&](fiber* f) {
+        if (!kept_by_runtime(f)) {
+            kernel = true;
+        } else if (value && !keep_queued_value(f, signal, *value)) {
+            error = EAGAIN;
+        } else {
+            f->home->hand_signal_to(f, signal);
+        }
+    });
+    if (!alive || kernel)
+        return to_kernel();
+    return error;
+}
+
 GREEN_HOOK int pthread_kill(pthread_t thread, int signal)
 {
     green_thread* t = green_target(thread);
@@ -348,19 +397,11 @@ GREEN_HOOK int pthread_kill(pthread_t thread, int signal)
             interrupt_root_if_self(thread, signal);
         return e;
     }
-    if (signal < 0 || signal >= NSIG)
-        return EINVAL;
+    if (signal < 0 || signal >= NSIG || signal == 32 || signal == 33)
+        return EINVAL;  // glibc keeps its own signals (cancellation, set*id) to itself
     if (signal == 0)
         return 0;
-    // Delivered to the OS thread the green thread runs on; its handler interrupts one parked
-    // green thread of that hub (README).
-    if (syscall(SYS_tgkill, getpid(), t->os_tid, signal) != 0)
-        return errno;
-    // From the same hub the handler has run already, here, where the hub cannot see it: the
-    // target's parked call ends as the kernel would end its blocked one.
-    if (t->os_tid == int(syscall(SYS_gettid)) && t->fib() != tls.running)
-        hooks::interrupt_parked_target(t->fib(), signal);
-    return 0;
+    return signal_green_thread(t, signal, nullptr);
 }
 
 GREEN_HOOK int pthread_sigqueue(pthread_t thread, int signal, const sigval value)
@@ -372,17 +413,11 @@ GREEN_HOOK int pthread_sigqueue(pthread_t thread, int signal, const sigval value
             interrupt_root_if_self(thread, signal);
         return e;
     }
-    siginfo_t info{};
-    info.si_signo = signal;
-    info.si_code = SI_QUEUE;
-    info.si_pid = getpid();
-    info.si_uid = getuid();
-    info.si_value = value;
-    if (syscall(SYS_rt_tgsigqueueinfo, getpid(), t->os_tid, signal, &info) != 0)
-        return errno;
-    if (signal > 0 && t->os_tid == int(syscall(SYS_gettid)) && t->fib() != tls.running)
-        hooks::interrupt_parked_target(t->fib(), signal);  // as pthread_kill
-    return 0;
+    if (signal < 0 || signal >= NSIG || signal == 32 || signal == 33)
+        return EINVAL;
+    if (signal == 0)
+        return 0;
+    return signal_green_thread(t, signal, &value);
 }
 
 GREEN_HOOK int pthread_setattr_default_np(const pthread_attr_t* attr)

@@ -89,6 +89,15 @@ int wait_ready(const char* call, std::uint64_t deadline, const sigset_t* mask, s
         int r = try_now();
         if (r != 0)
             return r;
+    } else if (signals.masks_green_thread()) {
+        // The mask is the green thread's own (no system call unless the census changes); a
+        // kernel-side mask for the first look would let the trampoline find the signal still
+        // blocked by the green thread and keep it pending past the call.
+        if (!signals.apply_mask())
+            return block();
+        int r = try_now();
+        if (r != 0)
+            return r;
     } else {
         int r = try_masked();
         if (r != 0)

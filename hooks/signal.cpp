@@ -24,6 +24,7 @@
 #include <setjmp.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 using namespace green;
@@ -71,6 +72,37 @@ bool faults(int sig)
     return sig == SIGSEGV || sig == SIGBUS;
 }
 
+bool synchronous(int sig)
+{
+    return faults(sig) || sig == SIGILL || sig == SIGFPE || sig == SIGTRAP;
+}
+
+// A signal reached the OS thread while its running green thread blocks it (signal_mask.hpp:
+// the kernel's mask is what every green thread of the hub blocks). Keeps it for a green thread
+// that takes it; false if it is to run now after all.
+bool keep_blocked_signal(fiber* running, int sig, siginfo_t* info)
+{
+    bool from_this_process = info->si_pid == getpid() && info->si_code <= 0;
+    if (synchronous(sig) && info->si_code > 0) {
+        // The running instruction faulted with the signal blocked: the kernel would force the
+        // default action. The instruction faults again and does just that.
+        struct sigaction dfl{};
+        sigemptyset(&dfl.sa_mask);
+        GREEN_REAL(sigaction)(sig, &dfl, nullptr);
+        return true;
+    }
+    if (from_this_process && info->si_code == SI_TKILL) {
+        // raise() on this thread: pending for the green thread that raised it, until it
+        // unblocks it; abort() unblocks SIGABRT for its own raise, which runs at once.
+        if (sig == SIGABRT)
+            return false;
+        running->sig_pending.fetch_or(sig_bit(sig), std::memory_order_relaxed);
+        return true;
+    }
+    tls.home->hold_signal(*info);
+    return true;
+}
+
 void trampoline(int sig, siginfo_t* info, void* context)
 {
     if (faults(sig))
@@ -87,6 +119,10 @@ void trampoline(int sig, siginfo_t* info, void* context)
         errno = saved;
         return;
     }
+    if (fiber* running = tls.running;
+        running && running->member && (running->sigmask & sig_bit(sig)) && tls.home &&
+        keep_blocked_signal(running, sig, info))
+        return;
     program_action& a = actions[sig];
     void* handler = a.handler.load(std::memory_order_acquire);
     int flags = a.flags.load(std::memory_order_relaxed);
@@ -123,7 +159,7 @@ void trampoline(int sig, siginfo_t* info, void* context)
     hub* h = tls.home;
     if (h && tls.running && tls.running->is_hub) {
         int saved = errno;
-        h->note_signal(flags & SA_RESTART);
+        h->note_signal(sig, flags & SA_RESTART);
         errno = saved;
     } else if (h && tls.running) {
         int saved = errno;
@@ -341,14 +377,64 @@ void interrupt_parked_target(fiber* target, int sig)
     void* handler = actions[sig].handler.load(std::memory_order_acquire);
     if (is_default_or_ignore(handler))
         return;
-    sigset_t mask;
-    if (pthread_sigmask(SIG_BLOCK, nullptr, &mask) != 0 || sigismember(&mask, sig) == 1)
-        return;
+    if (__atomic_load_n(&target->sigmask, __ATOMIC_RELAXED) & sig_bit(sig))
+        return;  // it stays pending
     bool restart = handler_restarts(sig);
     if (target->state == fiber_state::parked &&
         (target->interruptible == interrupt_mode::always ||
          (!restart && target->interruptible == interrupt_mode::unless_restart)))
         hub::try_wake(target, wake_reason::interrupted);
+}
+
+bool has_program_handler(int sig)
+{
+    return sig > 0 && sig < NSIG && actions[sig].wrapped &&
+           !is_default_or_ignore(actions[sig].handler.load(std::memory_order_acquire));
+}
+
+int run_program_handler(const siginfo_t& given)
+{
+    int sig = given.si_signo;
+    if (sig <= 0 || sig >= NSIG)
+        return -1;
+    int saved_errno = errno;
+    program_action& a = actions[sig];
+    void* handler = a.handler.load(std::memory_order_acquire);
+    if (!a.wrapped || is_default_or_ignore(handler)) {
+        // The disposition changed since: the kernel's is the program's now.
+        if (handler != reinterpret_cast<void*>(SIG_IGN))
+            syscall(SYS_tgkill, getpid(), syscall(SYS_gettid), sig);
+        errno = saved_errno;
+        return -1;
+    }
+    int flags = a.flags.load(std::memory_order_relaxed);
+    sigbits block = to_sigbits(a.mask) & ~never_blocked;
+    if (!(flags & SA_NODEFER))
+        block |= sig_bit(sig);
+    if (flags & SA_RESETHAND) {
+        struct sigaction dfl{};
+        sigemptyset(&dfl.sa_mask);
+        GREEN_REAL(sigaction)(sig, &dfl, nullptr);
+        a.handler.store(reinterpret_cast<void*>(SIG_DFL), std::memory_order_release);
+        a.wrapped = false;
+    }
+    sigbits previous = 0;
+    syscall(SYS_rt_sigprocmask, SIG_BLOCK, &block, &previous, sizeof block);
+    siginfo_t info = given;
+    ucontext_t context{};
+    store_sigbits(previous, context.uc_sigmask);
+    ++tls.signal_depth;  // as in the trampoline: hooks go raw, no time slice ends
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    if (flags & SA_SIGINFO)
+        reinterpret_cast<void (*)(int, siginfo_t*, void*)>(handler)(sig, &info, &context);
+    else
+        reinterpret_cast<void (*)(int)>(handler)(sig);
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    --tls.signal_depth;
+    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &previous, nullptr, sizeof previous);
+    signal_aware_wait::note_handler_ran(sig);
+    errno = saved_errno;
+    return (flags & SA_RESTART) ? 1 : 0;
 }
 
 bool handler_restarts(int sig)
@@ -381,10 +467,16 @@ int set_thread_mask(const sigset_t* mask, sigset_t* old)
 
 signal_aware_wait::signal_aware_wait(const sigset_t* mask) : has_mask_(mask != nullptr)
 {
-    if (mask)
+    owner_ = mask_owner();
+    if (mask) {
         mask_ = *mask;
-    else
-        sigemptyset(&mask_);  // a signal delivered to the thread was unblocked: any counts
+    } else {
+        // A handler that runs counts unless the waiting green thread blocks its signal (one
+        // that ran for another green thread of the hub).
+        sigemptyset(&mask_);
+        if (owner_)
+            store_sigbits(owner_->sigmask, mask_);
+    }
     wakeup_fd();  // made before the wait is visible to handlers, never inside one
     next_ = waits_of_thread();
     std::atomic_signal_fence(std::memory_order_seq_cst);
@@ -395,7 +487,9 @@ signal_aware_wait::signal_aware_wait(const sigset_t* mask) : has_mask_(mask != n
 signal_aware_wait::~signal_aware_wait()
 {
     int saved = errno;
-    if (applied_)
+    if (applied_ && owner_)
+        tls.home->set_signal_mask(owner_, to_sigbits(saved_));
+    else if (applied_)
         set_thread_mask(&saved_, nullptr);
     // Fibers of one thread end their waits in any order.
     for (signal_aware_wait** p = &waits_of_thread(); *p; p = &(*p)->next_)
@@ -413,7 +507,17 @@ bool signal_aware_wait::apply_mask()
     if (!has_mask_)
         return true;
     int saved = errno;
-    applied_ = set_thread_mask(&mask_, &saved_) == 0;
+    if (owner_) {
+        // The green thread's own mask; the kernel's follows the census. Signals the wait's
+        // mask opens that are kept for it run their handlers now, which marks this wait.
+        sigemptyset(&saved_);
+        store_sigbits(owner_->sigmask, saved_);
+        tls.home->set_signal_mask(owner_, to_sigbits(mask_));
+        applied_ = true;
+        deliver_open_signals();
+    } else {
+        applied_ = set_thread_mask(&mask_, &saved_) == 0;
+    }
     errno = saved;
     return applied_;
 }
@@ -464,6 +568,7 @@ void signal_aware_wait::note_handler_ran(int sig)
 
 void install_signal_interposition()
 {
+    hub::deliver_signal = &run_program_handler;
     // The fault signals always go through the trampoline (program view: as they were), so a
     // guard-page hit can be reported as the stack overflow it is.
     for (int sig : {SIGSEGV, SIGBUS}) {

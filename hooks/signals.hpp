@@ -30,10 +30,13 @@ public:
     signal_aware_wait(const signal_aware_wait&) = delete;
     signal_aware_wait& operator=(const signal_aware_wait&) = delete;
 
-    // Makes the wait's mask the OS thread's signal mask until destruction; signals it unblocks
-    // that are pending are delivered before this returns (and mark the wait). False on failure.
+    // Makes the wait's mask the waiting green thread's (or, with no hub, the OS thread's) until
+    // destruction; signals it unblocks that are pending are delivered before this returns (and
+    // mark the wait). False on failure.
     bool apply_mask();
     bool interrupted() const { return hit_ != 0; }
+    // Whether the wait's mask replaces a green thread's own (else the OS thread's).
+    bool masks_green_thread() const { return owner_ != nullptr; }
     // The fd the trampoline writes (one per process); -1 if it could not be made, and then only
     // the hub's own signal path (which interrupts one parked fiber) ends a wait.
     static int wakeup_fd();
@@ -46,6 +49,7 @@ private:
     sigset_t saved_{};
     bool has_mask_;
     bool applied_ = false;
+    fiber* owner_ = nullptr;  // the green thread whose own mask the wait's replaces (mask_owner)
     volatile sig_atomic_t hit_ = 0;
     signal_aware_wait* next_ = nullptr;
 };
@@ -93,6 +97,31 @@ bool handler_restarts(int sig);
 // would end its blocked one (EINTR, or a restart with SA_RESTART). Nothing if the signal is
 // blocked on this thread (it stays pending), has no handler, or the target is not parked.
 void interrupt_parked_target(fiber* target, int sig);
+
+// Runs the program's handler for info's signal outside a kernel delivery (a signal the hub
+// hands to a green thread, or one a green thread takes when it unblocks it), doing what the
+// kernel does around one: SA_RESETHAND, the handler's mask blocked while it runs, SA_SIGINFO's
+// arguments (a context with only uc_sigmask filled in). With no handler of the program's any
+// more, the signal goes to the kernel for its disposition. Returns -1 if no handler ran, else
+// whether it has SA_RESTART (signal.cpp).
+int run_program_handler(const siginfo_t& info);
+// Whether the program has a handler of its own for sig (signal.cpp).
+bool has_program_handler(int sig);
+
+// The running green thread whose own signal mask the program's calls change (sigmask.cpp), or
+// null where the OS thread's mask is the program's (no hub, a thread the runtime keeps native,
+// inside a handler, a vfork child).
+fiber* mask_owner();
+// Runs, on the running green thread, the handlers of the signals pending for it or held by its
+// hub that its mask leaves open (after a change that opened it), as the kernel delivers them
+// before the call that unblocked them returns.
+void deliver_open_signals();
+
+// Around a call that makes a process which inherits the calling thread's mask (posix_spawn,
+// vfork): lend_own_mask makes the OS thread's kernel mask the running green thread's own,
+// end_own_mask the census again. Nothing else runs on the thread in between.
+void lend_own_mask();
+void end_own_mask();
 
 // Installs the runtime's fault handler for SIGSEGV and SIGBUS (program view: default).
 void install_signal_interposition();

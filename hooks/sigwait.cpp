@@ -13,6 +13,7 @@
 
 #include "fd_table.hpp"
 #include "hook.hpp"
+#include "signal_mask.hpp"
 
 #include <csignal>
 #include <sys/epoll.h>
@@ -39,11 +40,40 @@ bool valid_timeout(const timespec* t)
 }
 
 // sigtimedwait that never blocks: a signal of `set` if one is pending, else -1 with EAGAIN.
-int take_pending(const sigset_t* set, siginfo_t* info)
+// First those pending for the green thread itself or held by its hub (signal_mask.hpp), then
+// the kernel's.
+int take_pending(fiber* self, const sigset_t* set, siginfo_t* info)
 {
+    siginfo_t kept;
+    if (self && tls.home->take_pending_signal(self, to_sigbits(*set), kept)) {
+        if (info)
+            *info = kept;
+        return kept.si_signo;
+    }
     timespec zero{0, 0};
     return GREEN_REAL(sigtimedwait)(set, info, &zero);
 }
+
+// While parked, the green thread's waited set is visible to its hub, which wakes it for a
+// signal handed to it (pthread_kill from a green thread) that never reaches the signalfd.
+class sigwait_scope {
+public:
+    sigwait_scope(fiber* self, const sigset_t* set) : self_(self)
+    {
+        if (self_)
+            __atomic_store_n(&self_->sigwaiting, to_sigbits(*set), __ATOMIC_RELEASE);
+    }
+    ~sigwait_scope()
+    {
+        if (self_)
+            __atomic_store_n(&self_->sigwaiting, sigbits(0), __ATOMIC_RELEASE);
+    }
+    sigwait_scope(const sigwait_scope&) = delete;
+    sigwait_scope& operator=(const sigwait_scope&) = delete;
+
+private:
+    fiber* self_;
+};
 
 // The sigwait family's core: -1 with errno EAGAIN (the timeout passed) or EINTR (per `mode`),
 // or the signal number. `deadline` on the monotonic clock.
@@ -51,7 +81,12 @@ int green_sigtimedwait(const sigset_t* set, siginfo_t* info, std::uint64_t deadl
                        interrupt_mode mode)
 {
     int entry_errno = errno;
-    int r = take_pending(set, info);
+    fiber* self = hooks::mask_owner();
+    int r = take_pending(self, set, info);
+    if (r > 0 || errno != EAGAIN)
+        return r;
+    sigwait_scope waiting(self, set);
+    r = take_pending(self, set, info);  // handed between the first look and the scope
     if (r > 0 || errno != EAGAIN)
         return r;
     int fd;
@@ -65,7 +100,7 @@ int green_sigtimedwait(const sigset_t* set, siginfo_t* info, std::uint64_t deadl
     for (;;) {
         fd_info watched = fd_table::lookup(fd);
         fd_wait_result w = fd_table::wait(fd, watched.generation, EPOLLIN, deadline, mode);
-        r = take_pending(set, info);
+        r = take_pending(self, set, info);
         if (r > 0)
             break;
         if (w == fd_wait_result::interrupted) {
@@ -183,7 +218,7 @@ GREEN_HOOK int __sigpause(int sig_or_mask, int is_sig)
 {
     sigset_t set;
     if (is_sig) {
-        GREEN_REAL(pthread_sigmask)(SIG_BLOCK, nullptr, &set);
+        pthread_sigmask(SIG_BLOCK, nullptr, &set);  // the green thread's own mask
         if (sigdelset(&set, sig_or_mask) != 0)
             return -1;
     } else {

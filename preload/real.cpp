@@ -37,7 +37,7 @@ constexpr const char* handler_reachable[] = {
     "ppoll", "preadv2", "pselect", "pthread_kill", "pthread_sigmask", "pwritev2", "read",
     "readv", "recv", "recvfrom", "recvmmsg", "recvmsg", "select", "sem_post", "send",
     "sendmmsg", "sendmsg", "sendto", "setsockopt", "sigaction", "siginterrupt", "siglongjmp",
-    "signal", "sigsuspend", "sigtimedwait", "sigwait", "sigwaitinfo", "sleep", "socket",
+    "signal", "sigpending", "sigprocmask", "sigsuspend", "sigtimedwait", "sigwait", "sigwaitinfo", "sleep", "socket",
     "socketpair", "sysv_signal", "usleep", "wait", "wait3", "wait4", "waitid", "waitpid",
     "write", "writev",
 };

@@ -152,6 +152,14 @@ void hub::abandon_after_fork()
     // pthread_t, keys, owned mutexes); it has no hub until it blocks (hub::init adopts it).
     fiber* f = tls.running;
     tls.home = nullptr;
+    if (f && !f->is_hub) {
+        // The child's one thread has the forking green thread's mask, not the census of its
+        // parent's hub; signals pending for that thread are not the child's (fork(2)).
+        sigbits kernel_mask = 0;
+        syscall(SYS_rt_sigprocmask, SIG_BLOCK, nullptr, &kernel_mask, sizeof kernel_mask);
+        apply_kernel_mask_change(kernel_mask, f->sigmask);
+        f->sig_pending.store(0, std::memory_order_relaxed);
+    }
     if (f && (f->is_hub || f->is_root))
         tls.running = nullptr;
 }
@@ -216,6 +224,8 @@ bool hub::init()
         return false;
     hub_fiber_.ctx = make_context(hub_fiber_.stk.top, &hub::hub_main, this);
 
+    sigbits kernel_mask = 0;
+    syscall(SYS_rt_sigprocmask, SIG_BLOCK, nullptr, &kernel_mask, sizeof kernel_mask);
     if (tls.running) {
         // A green thread that forked, now the only thread of the child: it stays the thread it
         // was and becomes this hub's root (without is_root: its owner id must not change).
@@ -224,6 +234,7 @@ bool hub::init()
         root_->tp = os_tp_;  // its own TCB, the child's only thread's now
         root_->ts = &tls;
         root_->state = fiber_state::running;
+        root_->member = false;
         live_fibers_ = 1;
     } else {
         root_ = new (std::nothrow) fiber();
@@ -235,9 +246,12 @@ bool hub::init()
         root_->ts = &tls;
         root_->id = next_fiber_id_++;
         root_->state = fiber_state::running;
+        root_->sigmask = kernel_mask & ~never_blocked;
         describe_thread_stack(root_->stk);
         live_fibers_ = 1;
     }
+    join_census(root_);
+    apply_kernel_mask_change(kernel_mask, census_.blocked_by_all());
 
     ensure_overflow_stack_for_this_thread();
     track_fd_slots(true);
@@ -307,13 +321,20 @@ bool hub::hand_over_to_new_thread()
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     pthread_t thread;
     old_root->state = fiber_state::finished;  // never resumed; the hub context skips it
+    // The old root leaves the census before the new thread can touch it; that thread starts
+    // with this one's kernel mask and settles its own (run_handed_over).
+    sigbits census_mask = census_.blocked_by_all();
+    leave_census(old_root);
     int e = pthread_create(&thread, &attr, &hub::run_handed_over, this);
     pthread_attr_destroy(&attr);
     if (e != 0) {
         old_root->state = fiber_state::running;
+        join_census(old_root);
         errno = e;
         return false;
     }
+    // Native from here on, this thread has the old root's own mask.
+    apply_kernel_mask_change(census_mask, old_root->sigmask);
     // The old root's fiber record stays allocated: the hub context may read its state once
     // more when it resumes. This thread is native from here on: whatever runs during its exit
     // (destructors, cleanup handlers) passes straight to libc.
@@ -333,6 +354,8 @@ void* hub::run_handed_over(void* arg)
     root->home = h;
     root->id = h->next_fiber_id_++;
     root->state = fiber_state::running;
+    // It only waits for the last green thread: every signal is theirs to take.
+    root->sigmask = ~never_blocked;
     describe_thread_stack(root->stk);
     // The hub context and every fiber that shared the old thread's TCB run on this one's now.
     h->os_tp_ = tcb::current();
@@ -345,6 +368,12 @@ void* hub::run_handed_over(void* arg)
     h->root_waits_for_last_fiber_ = true;
     tls.home = h;
     tls.running = root;
+    {
+        sigbits kernel_mask = 0;
+        syscall(SYS_rt_sigprocmask, SIG_BLOCK, nullptr, &kernel_mask, sizeof kernel_mask);
+        h->join_census(root);
+        apply_kernel_mask_change(kernel_mask, h->census_.blocked_by_all());
+    }
     {
         internal_scope scope;
         ensure_overflow_stack_for_this_thread();
@@ -395,6 +424,15 @@ fiber* hub::spawn(fiber_entry entry, void* arg, const spawn_options& options)
     f->id = next_fiber_id_++;
     f->detached = options.detached;
     f->ctx = make_context(f->stk.top, &hub::fiber_main, f);
+    // A new thread starts with its creator's mask (pthread_create(3)).
+    fiber* creator = tls.running;
+    f->sigmask = creator && creator->home == this && !creator->is_hub ? creator->sigmask
+                                                                       : root_->sigmask;
+    {
+        sigbits census_mask = census_.blocked_by_all();
+        join_census(f);
+        apply_kernel_mask_change(census_mask, census_.blocked_by_all());
+    }
     ++live_fibers_;
     count_event(stats.fibers);
     make_ready(f);
@@ -437,6 +475,12 @@ void hub::finish_running()
     fiber* f = tls.running;
     f->state = fiber_state::finished;
     --live_fibers_;
+    {
+        sigbits census_mask = census_.blocked_by_all();
+        leave_census(f);
+        apply_kernel_mask_change(census_mask, census_.blocked_by_all());
+        forget_queued_values(f);  // its pending signals end with it
+    }
     if (f->joiner)
         try_wake(f->joiner, wake_reason::ready);
     if (live_fibers_ == 1 && root_waits_for_last_fiber_)
@@ -619,9 +663,10 @@ void hub::post_remote(fiber* f)
     }
 }
 
-void hub::note_signal(bool restart)
+void hub::note_signal(int sig, bool restart)
 {
     // Runs in a signal handler: only lock-free atomics and a raw write.
+    noted_signals_.fetch_or(sig_bit(sig), std::memory_order_relaxed);
     if (restart)
         pending_restart_signals_.fetch_add(1, std::memory_order_relaxed);
     else
@@ -657,10 +702,17 @@ void hub::handle_signals()
     // As the kernel interrupts one blocked thread per delivered signal, each handler run
     // interrupts one parked fiber: the root (the thread the signal reached) if it is parked,
     // otherwise the most recently parked one.
-    auto interrupt_one = [this](bool restart) {
-        auto eligible = [restart](fiber* f) {
-            return f->interruptible == interrupt_mode::always ||
-                   (!restart && f->interruptible == interrupt_mode::unless_restart);
+    if (member_signals_.exchange(false, std::memory_order_acq_rel))
+        deliver_member_signals();
+    if (held_.load(std::memory_order_relaxed))
+        deliver_held_signals();
+    // Only a fiber that does not block every signal whose handler ran counts.
+    sigbits noted = noted_signals_.exchange(0, std::memory_order_relaxed);
+    auto interrupt_one = [this, noted](bool restart) {
+        auto eligible = [restart, noted](fiber* f) {
+            return (f->interruptible == interrupt_mode::always ||
+                    (!restart && f->interruptible == interrupt_mode::unless_restart)) &&
+                   (noted == 0 || (f->sigmask & noted) != noted);
         };
         if (root_->state == fiber_state::parked && eligible(root_) &&
             try_wake(root_, wake_reason::interrupted))

@@ -13,6 +13,7 @@
 
 #include "fiber.hpp"
 #include "internal.hpp"
+#include "signal_mask.hpp"
 #include "timer_queue.hpp"
 
 #include <atomic>
@@ -89,14 +90,37 @@ public:
     // use note_signal.
     static bool try_wake(fiber* f, wake_reason reason);
 
-    // From a signal handler on this hub's thread: a handler ran; interrupt one parked fiber
-    // (with SA_RESTART only those parked with interrupt_mode::always).
-    void note_signal(bool restart);
+    // From a signal handler on this hub's thread: a handler for `sig` ran; interrupt one
+    // parked fiber that does not block it (with SA_RESTART only those parked with
+    // interrupt_mode::always).
+    void note_signal(int sig, bool restart);
 
     // From a signal handler running on the context of `f`, this hub's running fiber: if `f` is
     // in a blocking call (blocking_call_scope), the handler interrupts that call's park, now
     // or when it comes, as it would interrupt the blocked system call.
     void note_handler_in_call(fiber* f, bool restart);
+
+    // Signal masks (signal_mask.hpp; defined in signal_mask.cpp). Sets the mask of `f`, the
+    // running fiber of this hub's thread; the thread's kernel mask follows the census.
+    void set_signal_mask(fiber* f, sigbits mask);
+    // From a signal handler on this hub's thread, for a signal the running fiber blocks: the
+    // hub hands it to a member that does not block it. Async-signal-safe.
+    void hold_signal(const siginfo_t& info);
+    // Takes one signal in `open` pending for f (its own) or held by the hub, lowest first;
+    // false if there is none. f is the running fiber.
+    bool take_pending_signal(fiber* f, sigbits open, siginfo_t& info);
+    // A thread-directed signal for `f`, a member of this hub, from any thread: if f blocks it,
+    // it waits in f's sig_pending; else the hub context runs its handler for f and interrupts
+    // f's parked call, as a signal the kernel sent f's thread would.
+    void hand_signal_to(fiber* f, int sig);
+    // The kernel mask of the hub's thread: what every member blocks.
+    sigbits census_mask() const { return census_.blocked_by_all(); }
+    // The signals held by the hub (sigpending).
+    sigbits held_signals() const { return held_.load(std::memory_order_acquire); }
+    // Runs the program's handler for a signal the hub hands to a green thread (the preload
+    // sets it): -1 if no handler ran (ignored, or raised again for a default action), else
+    // whether the handler has SA_RESTART.
+    static inline int (*deliver_signal)(const siginfo_t& info) = nullptr;
 
     int poller_fd() const { return poller_fd_; }
     char* os_tp() const { return os_tp_; }
@@ -148,6 +172,14 @@ private:
     void reclaim(fiber* f);
     void handle_wakeups();
     void handle_signals();
+    // Signal masks (signal_mask.cpp): membership of the census, and the held signals' hand-off.
+    void join_census(fiber* f);
+    void leave_census(fiber* f);
+    void deliver_held_signals();
+    void deliver_member_signals();
+    bool take_held_signal(int sig, siginfo_t& info);
+    fiber* member_taking(int sig);
+    void interrupt_for_signal(fiber* f, bool restart);
     void check_stack(fiber* f);
     // Tracks (or untracks) every field holding one of this hub's fds, libuv's included, so
     // that a program's dup2 onto one moves it (fd_table::relocate_runtime_fd).
@@ -187,6 +219,18 @@ private:
     std::atomic<bool> wakeup_signalled_{false};
     std::atomic<unsigned> pending_signals_{0};          // handlers without SA_RESTART
     std::atomic<unsigned> pending_restart_signals_{0};  // handlers with SA_RESTART
+    // Signals whose handlers ran on the hub context, since handle_signals last looked: the
+    // fiber interrupted for them must not block them all.
+    std::atomic<sigbits> noted_signals_{0};
+
+    // Signal masks: the census of the members' masks (the OS thread's kernel mask is its
+    // blocked_by_all), the members, and the signals held for a member that takes them, with
+    // one siginfo each (a signal held twice is held once, as a standard signal pends once).
+    mask_census census_;
+    fiber* members_ = nullptr;
+    std::atomic<sigbits> held_{0};
+    std::atomic<bool> member_signals_{false};  // hand_signal_to gave a member one to take
+    siginfo_t held_info_[max_signal] = {};
 
     // Every hub of the process, linked under a lock of the list's own (hub.cpp), so that the
     // child of a fork can forget them all. A forgotten hub never runs again: its fibers are

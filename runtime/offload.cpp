@@ -8,7 +8,9 @@
 #include <deque>
 #include <mutex>
 #include <pthread.h>
+#include <sys/syscall.h>
 #include <thread>
+#include <unistd.h>
 
 namespace green::offload {
 namespace {
@@ -73,18 +75,23 @@ void worker_main()
 // set in the creator around the creation, so the new thread never runs without it.
 void start_worker()
 {
+    // The raw system call: the new thread inherits the OS thread's kernel mask, which a green
+    // thread's own mask (signal_mask.hpp) is not.
     sigset_t all, old;
     sigfillset(&all);
     for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS})
         sigdelset(&all, sig);
-    pthread_sigmask(SIG_BLOCK, &all, &old);
+    auto set_mask = [](int how, const sigset_t* set, sigset_t* previous) {
+        syscall(SYS_rt_sigprocmask, how, set, previous, _NSIG / 8);
+    };
+    set_mask(SIG_BLOCK, &all, &old);
     try {
         std::thread(worker_main).detach();
     } catch (...) {
-        pthread_sigmask(SIG_SETMASK, &old, nullptr);
+        set_mask(SIG_SETMASK, &old, nullptr);
         throw;
     }
-    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    set_mask(SIG_SETMASK, &old, nullptr);
 }
 
 // Waits for the worker to finish with the job: it is inside try_wake, a few instructions and

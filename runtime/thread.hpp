@@ -122,6 +122,19 @@ public:
 
 
     fiber* fib() const { return fiber_; }
+    // Calls use(fiber) unless the thread has ended, keeping it from ending meanwhile (its fiber
+    // lives while the thread has not ended); false if it had. From any thread; use must not
+    // park.
+    template <class Use>
+    bool while_alive(Use&& use)
+    {
+        lock_.lock();
+        bool alive = !ended_;
+        if (alive)
+            use(fiber_);
+        lock_.unlock();
+        return alive;
+    }
 
     green_thread(const green_thread&) = delete;
     green_thread& operator=(const green_thread&) = delete;

@@ -478,7 +478,7 @@ TEST_CASE("a multi-fd wait is interrupted by a signal handler", "[fd]")
     auto* f = h->spawn(run_any_wait, &w);
     h->yield();
     REQUIRE_FALSE(w.done);
-    h->note_signal(/*restart=*/true);  // poll and select are never restarted
+    h->note_signal(SIGUSR1, /*restart=*/true);  // poll and select are never restarted
     h->join(f);
     CHECK(w.result == green::fd_wait_result::interrupted);
     fd_table::note_close(sv[0]);

@@ -250,7 +250,7 @@ namespace {
 void on_alarm(int)
 {
     if (hub* h = hub::current(); h && green::tls.running && green::tls.running->is_hub)
-        h->note_signal(false);
+        h->note_signal(SIGALRM, false);
 }
 }  // namespace
 

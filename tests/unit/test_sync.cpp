@@ -518,10 +518,10 @@ TEST_CASE("a semaphore wait ends with EINTR after a handler without SA_RESTART",
         fiber_group g;
         g.spawn([&] { result = sem.wait(); });
         g.spawn([&] {
-            h->note_signal(true);  // what the hub hears when an SA_RESTART handler ran
+            h->note_signal(SIGUSR1, true);  // what the hub hears when an SA_RESTART handler ran
             pause_for(ms(5));
             survived_restart = result == -1;
-            h->note_signal(false);
+            h->note_signal(SIGUSR1, false);
         });
     }
     CHECK(survived_restart);
