@@ -13,6 +13,10 @@
  *                                           process could wake (green: a helper thread waits)
  *   bench_threads ready_read ITERATIONS REPS  read() of 1 byte from a socket that has data
  *   bench_threads eagain_read ITERATIONS REPS read() on an empty O_NONBLOCK socket (EAGAIN)
+ *   bench_threads sigmask ITERATIONS REPS   pthread_sigmask blocking, then unblocking, SIGUSR1
+ *                                           in a process of one thread (per call)
+ *   bench_threads sigmask-open ...          the same while another thread leaves SIGUSR1 open
+ *                                           (green: the kernel's mask need not change)
  *
  * Each repetition times ITERATIONS operations and gives a mean; prints the median and the
  * smallest of the REPS means:
@@ -25,6 +29,7 @@
 #include <linux/futex.h>
 #include <pthread.h>
 #include <semaphore.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -278,6 +283,49 @@ static uint64_t run_reads(long n, int ready)
     return elapsed;
 }
 
+static void* wait_for_byte(void* arg)
+{
+    char c;
+    if (read(*(int*)arg, &c, 1) != 1)
+        perror("read");
+    return NULL;
+}
+
+// Mean per call of n pairs of pthread_sigmask (block, unblock), with another thread alive
+// that never blocks the signal if `other`.
+static uint64_t run_sigmasks(long n, int other)
+{
+    int quiet[2];
+    pthread_t t;
+    if (other && (pipe(quiet) != 0 || pthread_create(&t, NULL, wait_for_byte, &quiet[0]) != 0)) {
+        perror("pipe/pthread_create");
+        exit(1);
+    }
+    sigset_t usr1;
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    long pairs = n / 2 ? n / 2 : 1;
+    uint64_t t0 = bench_now_ns();
+    for (long i = 0; i < pairs; ++i) {
+        pthread_sigmask(SIG_BLOCK, &usr1, NULL);
+        pthread_sigmask(SIG_UNBLOCK, &usr1, NULL);
+    }
+    uint64_t elapsed = (bench_now_ns() - t0) * (uint64_t)n / (uint64_t)(2 * pairs);
+    if (other) {
+        if (write(quiet[1], "", 1) != 1) {
+            perror("write");
+            exit(1);
+        }
+        pthread_join(t, NULL);
+        close(quiet[0]);
+        close(quiet[1]);
+    }
+    return elapsed;
+}
+
+static uint64_t run_sigmask(long n) { return run_sigmasks(n, 0); }
+static uint64_t run_sigmask_open(long n) { return run_sigmasks(n, 1); }
+
 static uint64_t run_ready_read(long n) { return run_reads(n, 1); }
 static uint64_t run_eagain_read(long n) { return run_reads(n, 0); }
 
@@ -285,7 +333,8 @@ int main(int argc, char** argv)
 {
     if (argc != 4) {
         fprintf(stderr, "usage: bench_threads create|condvar|pipe|mutex|mutex-semopen|futex|"
-                        "futex-shared|futex-shm|ready_read|eagain_read ITERATIONS REPS\n");
+                        "futex-shared|futex-shm|ready_read|eagain_read|sigmask|sigmask-open "
+                        "ITERATIONS REPS\n");
         return 2;
     }
     long n = bench_arg(argv[2], "ITERATIONS"), reps = bench_arg(argv[3], "REPS");
@@ -312,6 +361,10 @@ int main(int argc, char** argv)
         run = run_futex_shm;
     else if (strcmp(argv[1], "ready_read") == 0)
         run = run_ready_read;
+    else if (strcmp(argv[1], "sigmask") == 0)
+        run = run_sigmask;
+    else if (strcmp(argv[1], "sigmask-open") == 0)
+        run = run_sigmask_open;
     else if (strcmp(argv[1], "eagain_read") == 0)
         run = run_eagain_read;
     else {

@@ -7,7 +7,8 @@ Every benchmark program is an ordinary C program (tools/bench/*.c) that knows no
 library. Each one runs twice in the same run, natively and with LD_PRELOAD=libgreen.so, and the
 ratio is printed. Sections (--only takes a comma-separated list of them):
 
-  micro     pthread create+join; mutex+condvar, pipe and raw futex ping-pong between two threads
+  micro     pthread create+join; mutex+condvar, pipe and raw futex ping-pong between two threads;
+            ready and EAGAIN reads; pthread_sigmask
   blocked   N threads blocked in sleep() and in read() on a socket: time, OS threads, RSS and
             kernel memory (/proc/meminfo deltas) per thread; the first N that fails and why
   echo      a thread-per-connection echo server (one binary, native and green) against a
@@ -280,6 +281,12 @@ class Suite:
              "read() of 1 byte that is ready (socket), per call"),
             ("eagain_read", s["pingpong_iterations"] * 10,
              "read() on an empty O_NONBLOCK socket (EAGAIN), per call"),
+            # Green masks are per green thread: the kernel's changes only with what every
+            # green thread of the hub blocks.
+            ("sigmask", s["pingpong_iterations"] * 10,
+             "pthread_sigmask, per call (one thread)"),
+            ("sigmask-open", s["pingpong_iterations"] * 10,
+             "pthread_sigmask, per call (another thread leaves the signal open)"),
         ]:
             r = {}
             for flavour in ("native", "green"):
