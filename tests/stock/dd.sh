@@ -7,9 +7,19 @@
 records() { grep -E '^([0-9]+\+[0-9]+ records (in|out)|dd: .*)$' || true; }
 ERR_FILTER=records
 
-run_both_sh reader-of-pipe 'dd if=/dev/zero bs=64k count=100 | "$G" dd of=/dev/null bs=64k iflag=fullblock'
-run_both_sh writer-to-pipe '"$G" dd if=/dev/zero bs=64k count=100 | dd of=/dev/null bs=64k iflag=fullblock'
-run_both_sh default-bs-reader 'dd if=/dev/zero bs=64k count=100 | "$G" dd of=/dev/null'
+# Both ends of a pipeline report on stderr as they finish, close together: each gets a file
+# of its own, shown writer first, or their lines interleave differently from run to run.
+apart='e=$(mktemp -d); trap "rm -r \"\$e\"" EXIT'
+shown='s=$?; cat "$e/1" "$e/2" >&2; exit $s'
+run_both_sh reader-of-pipe "$apart"'
+  dd if=/dev/zero bs=64k count=100 2>"$e/1" | "$G" dd of=/dev/null bs=64k iflag=fullblock 2>"$e/2"
+  '"$shown"
+run_both_sh writer-to-pipe "$apart"'
+  "$G" dd if=/dev/zero bs=64k count=100 2>"$e/1" | dd of=/dev/null bs=64k iflag=fullblock 2>"$e/2"
+  '"$shown"
+run_both_sh default-bs-reader "$apart"'
+  dd if=/dev/zero bs=64k count=100 2>"$e/1" | "$G" dd of=/dev/null 2>"$e/2"
+  '"$shown"
 head -c 3000000 /dev/urandom >"$TMP/random"
 export DATA="$TMP/random"
 run_both_sh status-none-middle 'dd if="$DATA" bs=64k status=none | "$G" dd bs=4k status=none | sha256sum'
