@@ -28,10 +28,12 @@ namespace {
 // The real functions a signal handler may reach: the async-signal-safe ones of
 // signal-safety(7) that libgreen interposes, and what their hooks call. They are resolved at
 // start-up, so that a hook called from a handler never takes dlsym's path (the loader's lock,
-// malloc), which the interrupted code may be in.
+// malloc), which the interrupted code may be in. The exec family is here for vfork children too,
+// whose memory (dlsym's caches included) is their parent's.
 constexpr const char* handler_reachable[] = {
     "accept", "accept4", "bsd_signal", "clock_nanosleep", "close", "close_range", "connect",
-    "dup", "dup2", "dup3", "epoll_create", "epoll_create1", "epoll_pwait", "epoll_pwait2",
+    "dup", "dup2", "dup3", "execv", "execve", "execveat", "execvp", "execvpe", "fexecve",
+    "epoll_create", "epoll_create1", "epoll_pwait", "epoll_pwait2",
     "epoll_wait", "eventfd", "fcntl", "fcntl64", "fork", "_Fork", "getsockopt", "ioctl",
     "longjmp", "_longjmp", "__longjmp_chk", "nanosleep", "pause", "pipe", "pipe2", "poll",
     "ppoll", "preadv2", "pselect", "pthread_kill", "pthread_sigmask", "pwritev2", "read",

@@ -4,10 +4,12 @@
  * pthread_sigqueue to a thread that blocks the signal leave it pending for that thread
  * (sigpending shows it there and nowhere else) until the thread unblocks it, and the handler
  * runs before that pthread_sigmask returns, with the siginfo the sender gave. sigwait takes a
- * signal pthread_kill gave the waiting thread. A fork child and a posix_spawn child get the
- * calling thread's mask; a fault with its signal blocked kills the process. */
+ * signal pthread_kill gave the waiting thread. A fork child, a posix_spawn child and a program
+ * exec'd from a thread (each of the nine exec calls) get the calling thread's mask; a failed
+ * exec leaves it as it was; a fault with its signal blocked kills the process. */
 #include "transcript.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <spawn.h>
 #include <stdlib.h>
@@ -235,6 +237,74 @@ static void *forker(void *arg)
     return NULL;
 }
 
+/* Replaces the process from a thread that blocks SIGUSR1 while the main thread does not: the
+ * new program (grep, showing its own mask) starts with the calling thread's mask. */
+extern char **environ;
+static const char *const grep_path = "/usr/bin/grep";
+static void *execer(void *arg)
+{
+    int how = (int)(long)arg;
+    change(SIG_BLOCK, SIGUSR1);
+    char *argv[] = {"grep", "^SigBlk", "/proc/self/status", NULL};
+    switch (how) {
+    case 0: execl(grep_path, "grep", "^SigBlk", "/proc/self/status", (char *)NULL); break;
+    case 1: execlp("grep", "grep", "^SigBlk", "/proc/self/status", (char *)NULL); break;
+    case 2: execle(grep_path, "grep", "^SigBlk", "/proc/self/status", (char *)NULL, environ); break;
+    case 3: execv(grep_path, argv); break;
+    case 4: execvp("grep", argv); break;
+    case 5: execve(grep_path, argv, environ); break;
+    case 6: execvpe("grep", argv, environ); break;
+    case 7: fexecve(open(grep_path, O_RDONLY | O_CLOEXEC), argv, environ); break;
+    case 8: execveat(AT_FDCWD, grep_path, argv, environ, 0); break;
+    }
+    _exit(127);
+}
+
+static const char *const exec_names[] = {"execl", "execlp", "execle", "execv", "execvp",
+                                         "execve", "execvpe", "fexecve", "execveat"};
+
+static void exec_from_thread(int how)
+{
+    int out[2];
+    REQUIRE(pipe(out) == 0);
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        dup2(out[1], 1);
+        close(out[0]);
+        close(out[1]);
+        pthread_t t;
+        REQUIRE(pthread_create(&t, NULL, execer, (void *)(long)how) == 0);
+        pthread_join(t, NULL); /* never returns: the exec ends this thread */
+        _exit(126);
+    }
+    close(out[1]);
+    char buf[128] = {0};
+    long n = 0, r;
+    while ((r = read(out[0], buf + n, sizeof buf - 1 - (size_t)n)) > 0)
+        n += r;
+    close(out[0]);
+    int status = 0;
+    REQUIRE(waitpid(pid, &status, 0) == pid);
+    const char *colon = strchr(buf, ':');
+    unsigned long long mask = colon ? strtoull(colon + 1, NULL, 16) : 0;
+    say("  %s: exit %d, new program's mask low word %#llx", exec_names[how],
+        WIFEXITED(status) ? WEXITSTATUS(status) : -1, mask & 0xffffffffull);
+}
+
+static void *failed_execer(void *arg)
+{
+    (void)arg;
+    change(SIG_BLOCK, SIGUSR1);
+    char *argv[] = {"none", NULL};
+    errno = 0;
+    int r = execv("/nonexistent/none", argv);
+    int e = errno;
+    say("  execv of a missing file = %d %s; SIGUSR1 still blocked here: %s", r, errno_name(e),
+        blocks(SIGUSR1));
+    return NULL;
+}
+
 static void *faulter(void *arg)
 {
     (void)arg;
@@ -317,6 +387,16 @@ int main(void)
         pthread_t t;
         REQUIRE(pthread_create(&t, NULL, forker, NULL) == 0);
         REQUIRE(pthread_join(t, NULL) == 0);
+    }
+
+    say("== exec from a thread: the new program gets that thread's mask");
+    for (int how = 0; how < 9; how++)
+        exec_from_thread(how);
+    {
+        pthread_t t;
+        REQUIRE(pthread_create(&t, NULL, failed_execer, NULL) == 0);
+        REQUIRE(pthread_join(t, NULL) == 0);
+        say("  main: SIGUSR1 blocked: %s", blocks(SIGUSR1));
     }
 
     say("== a fault with its signal blocked kills the process");
