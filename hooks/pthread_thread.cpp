@@ -324,19 +324,46 @@ GREEN_HOOK int pthread_setaffinity_np(pthread_t thread, size_t size, const cpu_s
     return CPU_COUNT_S(size, set) > 0 ? 0 : EINVAL;
 }
 
-// A signal sent with glibc's pthread_kill or pthread_sigqueue to `thread`, a thread id glibc
-// made, has been delivered. If that is this OS thread (its pthread_t is its TCB, which green
-// threads with TCBs of their own do not run on) and a green thread of its hub sent it,
-// the thread's root flow (the program's main thread, or whatever made the hub) is the target:
-// its handler ran here, in the sender's context, where the hub cannot see it, so the root's
-// parked call ends as the kernel ends a blocked one.
-static void interrupt_root_if_self(pthread_t thread, int signal)
+// The root flow of this OS thread's hub (the program's main thread, or whatever made the hub)
+// if `thread` is this OS thread's own pthread_t (its TCB, which green threads with TCBs of their
+// own do not run on) and another green thread of the hub signals it; else null. Such a signal
+// is the root's to take, as green_target's are theirs: the kernel would hand it to whichever
+// green thread runs.
+static fiber* own_root_target(pthread_t thread)
 {
     hub* h = hub::current();
-    if (signal <= 0 || !h || !hooks::green_caller() || tls.running == h->root() ||
+    if (!h || !hooks::mask_owner() || tls.running == h->root() ||
         !pthread_equal(thread, reinterpret_cast<pthread_t>(h->os_tp())))
-        return;
-    hooks::interrupt_parked_target(h->root(), signal);
+        return nullptr;
+    return h->root();
+}
+
+// A signal for `f`, a member of some hub that cannot end meanwhile, if the runtime keeps it:
+// one f blocks, or one the program handles. Returns an error number, or -1 if the kernel is to
+// take it (a default action, or ignored: the process's anyway).
+static int hand_to_member(fiber* f, int signal, const sigval* value)
+{
+    sigbits bit = sig_bit(signal);
+    bool blocked = (__atomic_load_n(&f->sigmask, __ATOMIC_RELAXED) & bit) != 0;
+    if (!blocked && !hooks::has_program_handler(signal))
+        return -1;
+    if (!blocked && f->home == tls.home && hooks::mask_owner()) {
+        // On the sender's own hub: at once, as the kernel delivers to a running or blocked
+        // thread; handed to the hub, it would wait until every green thread here parks.
+        siginfo_t info{};
+        info.si_signo = signal;
+        info.si_code = value ? SI_QUEUE : SI_TKILL;
+        info.si_pid = getpid();
+        info.si_uid = getuid();
+        if (value)
+            info.si_value = *value;
+        tls.home->run_signal_for(f, info);
+        return 0;
+    }
+    if (value && !keep_queued_value(f, signal, *value))
+        return EAGAIN;
+    f->home->hand_signal_to(f, signal);
+    return 0;
 }
 
 // A signal for a green thread. One it blocks waits for it (fiber::sig_pending) until it
@@ -357,14 +384,16 @@ static int signal_green_thread(green_thread* t, int signal, const sigval* value)
         info.si_value = *value;
         return syscall(SYS_rt_tgsigqueueinfo, getpid(), t->os_tid, signal, &info) == 0 ? 0 : errno;
     };
-    sigbits bit = sig_bit(signal);
-    auto kept_by_runtime = [&](fiber* f) {
-        bool blocked = (__atomic_load_n(&f->sigmask, __ATOMIC_RELAXED) & bit) != 0;
-        return blocked || hooks::has_program_handler(signal);
-    };
+    if (hooks::in_signal_handler())
+        // A handler may have interrupted the target's own ending, or this process's queued
+        // values, under their locks: the kernel takes it, at the target's OS thread, where it is
+        // its hub's root's (README, semantics).
+        return to_kernel();
     fiber* self = tls.running;
     if (t->fib() == self && hooks::mask_owner() == self) {
-        if (!kept_by_runtime(self))
+        sigbits bit = sig_bit(signal);
+        bool blocked = (self->sigmask & bit) != 0;
+        if (!blocked && !hooks::has_program_handler(signal))
             return to_kernel();
         if (value && !keep_queued_value(self, signal, *value))
             return EAGAIN;
@@ -372,33 +401,30 @@ static int signal_green_thread(green_thread* t, int signal, const sigval* value)
         hooks::deliver_open_signals();
         return 0;
     }
-    int error = 0;
-    bool kernel = false;
-    bool alive = t->while_alive([&](fiber* f) {
-        if (!kept_by_runtime(f)) {
-            kernel = true;
-        } else if (value && !keep_queued_value(f, signal, *value)) {
-            error = EAGAIN;
-        } else {
-            f->home->hand_signal_to(f, signal);
-        }
-    });
-    if (!alive || kernel)
+    int error = -1;
+    bool alive = t->while_alive([&](fiber* f) { error = hand_to_member(f, signal, value); });
+    if (!alive || error == -1)
         return to_kernel();
     return error;
+}
+
+// glibc's own signals (cancellation, set*id) are kept to itself.
+static bool valid_for_program(int signal)
+{
+    return signal >= 0 && signal < NSIG && signal != 32 && signal != 33;
 }
 
 GREEN_HOOK int pthread_kill(pthread_t thread, int signal)
 {
     green_thread* t = green_target(thread);
     if (!t) {
-        int e = GREEN_REAL(pthread_kill)(thread, signal);
-        if (e == 0)
-            interrupt_root_if_self(thread, signal);
-        return e;
+        if (fiber* root = own_root_target(thread); root && signal > 0 && valid_for_program(signal))
+            if (int e = hand_to_member(root, signal, nullptr); e != -1)
+                return e;
+        return GREEN_REAL(pthread_kill)(thread, signal);
     }
-    if (signal < 0 || signal >= NSIG || signal == 32 || signal == 33)
-        return EINVAL;  // glibc keeps its own signals (cancellation, set*id) to itself
+    if (!valid_for_program(signal))
+        return EINVAL;
     if (signal == 0)
         return 0;
     return signal_green_thread(t, signal, nullptr);
@@ -408,12 +434,12 @@ GREEN_HOOK int pthread_sigqueue(pthread_t thread, int signal, const sigval value
 {
     green_thread* t = green_target(thread);
     if (!t) {
-        int e = GREEN_REAL(pthread_sigqueue)(thread, signal, value);
-        if (e == 0)
-            interrupt_root_if_self(thread, signal);
-        return e;
+        if (fiber* root = own_root_target(thread); root && signal > 0 && valid_for_program(signal))
+            if (int e = hand_to_member(root, signal, &value); e != -1)
+                return e;
+        return GREEN_REAL(pthread_sigqueue)(thread, signal, value);
     }
-    if (signal < 0 || signal >= NSIG || signal == 32 || signal == 33)
+    if (!valid_for_program(signal))
         return EINVAL;
     if (signal == 0)
         return 0;

@@ -102,6 +102,25 @@ GREEN_HOOK int sigpending(sigset_t* set)
     return 0;
 }
 
+// raise with the signal blocked: pending for the raising green thread until it unblocks it (the
+// kernel would keep it for the OS thread, whichever green thread runs). Otherwise libc's, which
+// the kernel delivers at once to this OS thread, where the raiser runs.
+GREEN_HOOK int raise(int sig)
+{
+    fiber* f = hooks::mask_owner();
+    if (f && sig > 0 && sig < NSIG && (__atomic_load_n(&f->sigmask, __ATOMIC_RELAXED) & sig_bit(sig))) {
+        f->sig_pending.fetch_or(sig_bit(sig), std::memory_order_relaxed);
+        return 0;
+    }
+    return GREEN_REAL(raise)(sig);
+}
+
+extern "C" int gsignal(int sig);
+GREEN_HOOK int gsignal(int sig)
+{
+    return raise(sig);
+}
+
 void hooks::lend_own_mask()
 {
     if (fiber* f = hooks::mask_owner())

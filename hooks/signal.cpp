@@ -80,7 +80,7 @@ bool synchronous(int sig)
 // A signal reached the OS thread while its running green thread blocks it (signal_mask.hpp:
 // the kernel's mask is what every green thread of the hub blocks). Keeps it for a green thread
 // that takes it; false if it is to run now after all.
-bool keep_blocked_signal(fiber* running, int sig, siginfo_t* info)
+bool keep_blocked_signal(int sig, siginfo_t* info)
 {
     bool from_this_process = info->si_pid == getpid() && info->si_code <= 0;
     if (synchronous(sig) && info->si_code > 0) {
@@ -92,12 +92,17 @@ bool keep_blocked_signal(fiber* running, int sig, siginfo_t* info)
         return true;
     }
     if (from_this_process && info->si_code == SI_TKILL) {
-        // raise() on this thread: pending for the green thread that raised it, until it
-        // unblocks it; abort() unblocks SIGABRT for its own raise, which runs at once.
+        // Sent to this OS thread's own pthread_t, which is the hub's root: a green thread is
+        // signalled in userspace (pthread_kill), and one that raises a signal it blocks keeps
+        // it itself (raise). Pending for the root while it blocks it, else the root takes it
+        // (member_taking). abort() unblocks SIGABRT for its own raise, which runs at once.
         if (sig == SIGABRT)
             return false;
-        running->sig_pending.fetch_or(sig_bit(sig), std::memory_order_relaxed);
-        return true;
+        fiber* root = tls.home->root();
+        if (root && root->member && (root->sigmask & sig_bit(sig))) {
+            root->sig_pending.fetch_or(sig_bit(sig), std::memory_order_relaxed);
+            return true;
+        }
     }
     tls.home->hold_signal(*info);
     return true;
@@ -121,7 +126,7 @@ void trampoline(int sig, siginfo_t* info, void* context)
     }
     if (fiber* running = tls.running;
         running && running->member && (running->sigmask & sig_bit(sig)) && tls.home &&
-        keep_blocked_signal(running, sig, info))
+        keep_blocked_signal(sig, info))
         return;
     program_action& a = actions[sig];
     void* handler = a.handler.load(std::memory_order_acquire);
@@ -487,9 +492,14 @@ signal_aware_wait::signal_aware_wait(const sigset_t* mask) : has_mask_(mask != n
 signal_aware_wait::~signal_aware_wait()
 {
     int saved = errno;
-    if (applied_ && owner_)
-        tls.home->set_signal_mask(owner_, to_sigbits(saved_));
-    else if (applied_)
+    if (applied_ && owner_) {
+        // Signals the wait's mask blocked and the thread's own leaves open, kept for it
+        // meanwhile, run now, as the kernel delivers them when ppoll puts the mask back.
+        sigbits own = to_sigbits(saved_);
+        tls.home->set_signal_mask(owner_, own);
+        if (to_sigbits(mask_) & ~own)
+            deliver_open_signals();
+    } else if (applied_)
         set_thread_mask(&saved_, nullptr);
     // Fibers of one thread end their waits in any order.
     for (signal_aware_wait** p = &waits_of_thread(); *p; p = &(*p)->next_)

@@ -60,8 +60,12 @@ class sigwait_scope {
 public:
     sigwait_scope(fiber* self, const sigset_t* set) : self_(self)
     {
-        if (self_)
+        if (self_) {
             __atomic_store_n(&self_->sigwaiting, to_sigbits(*set), __ATOMIC_RELEASE);
+            // Seen before the caller looks at sig_pending again (hand_signal_to orders the
+            // other way round): a signal handed meanwhile is found by one side or the other.
+            __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        }
     }
     ~sigwait_scope()
     {

@@ -36,7 +36,7 @@ constexpr const char* handler_reachable[] = {
     "epoll_create", "epoll_create1", "epoll_pwait", "epoll_pwait2",
     "epoll_wait", "eventfd", "fcntl", "fcntl64", "fork", "_Fork", "getsockopt", "ioctl",
     "longjmp", "_longjmp", "__longjmp_chk", "nanosleep", "pause", "pipe", "pipe2", "poll",
-    "ppoll", "preadv2", "pselect", "pthread_kill", "pthread_sigmask", "pwritev2", "read",
+    "ppoll", "preadv2", "pselect", "pthread_kill", "pthread_sigmask", "pwritev2", "raise", "read",
     "readv", "recv", "recvfrom", "recvmmsg", "recvmsg", "select", "sem_post", "send",
     "sendmmsg", "sendmsg", "sendto", "setsockopt", "sigaction", "siginterrupt", "siglongjmp",
     "signal", "sigpending", "sigprocmask", "sigsuspend", "sigtimedwait", "sigwait", "sigwaitinfo", "sleep", "socket",

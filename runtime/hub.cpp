@@ -148,6 +148,7 @@ void hub::abandon_after_fork()
     // Taken by before_fork in the parent, or by a thread that the child does not have (a fork
     // that ran no pthread_atfork handlers): either way nobody in the child holds it.
     hubs_lock.release_after_fork();
+    forget_queued_values_after_fork();
     // The flow that forked is the child's only one. A green thread keeps its identity (its
     // pthread_t, keys, owned mutexes); it has no hub until it blocks (hub::init adopts it).
     fiber* f = tls.running;
@@ -235,6 +236,9 @@ bool hub::init()
         root_->ts = &tls;
         root_->state = fiber_state::running;
         root_->member = false;
+        // What the kernel has: the forker's own mask (abandon_after_fork), and any change the
+        // child made before it had a hub (those go to the kernel alone).
+        root_->sigmask = kernel_mask & ~never_blocked;
         live_fibers_ = 1;
     } else {
         root_ = new (std::nothrow) fiber();

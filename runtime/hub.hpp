@@ -113,6 +113,10 @@ public:
     // it waits in f's sig_pending; else the hub context runs its handler for f and interrupts
     // f's parked call, as a signal the kernel sent f's thread would.
     void hand_signal_to(fiber* f, int sig);
+    // The same for `f`, a member of this hub that does not block the signal, sent by the running
+    // green thread of this hub: the handler runs now, in the sender's context, as the kernel
+    // runs it at once on the target's thread, and f's parked call is interrupted.
+    void run_signal_for(fiber* f, const siginfo_t& info);
     // The kernel mask of the hub's thread: what every member blocks.
     sigbits census_mask() const { return census_.blocked_by_all(); }
     // The signals held by the hub (sigpending).

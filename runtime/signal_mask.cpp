@@ -97,6 +97,10 @@ void hub::set_signal_mask(fiber* f, sigbits mask)
     // Opening, the kernel still blocks until the call below; closing, a signal that arrives in
     // between is held, not lost.
     __atomic_store_n(&f->sigmask, mask, __ATOMIC_RELAXED);  // other hubs read it (hand_signal_to)
+    if (from & ~mask)
+        // Opening: the store is seen before this fiber next reads sig_pending, and hand_signal_to
+        // sets sig_pending before it reads the mask, so one of the two sees the other's signal.
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
     std::atomic_signal_fence(std::memory_order_seq_cst);
     if (!f->member)
         return;
@@ -162,7 +166,7 @@ bool take_own_signal(fiber* f, sigbits open, siginfo_t& info)
 void hub::hand_signal_to(fiber* f, int sig)
 {
     sigbits bit = sig_bit(sig);
-    f->sig_pending.fetch_or(bit, std::memory_order_acq_rel);
+    f->sig_pending.fetch_or(bit, std::memory_order_seq_cst);  // see set_signal_mask
     if ((__atomic_load_n(&f->sigmask, __ATOMIC_RELAXED) & bit) &&
         !(__atomic_load_n(&f->sigwaiting, __ATOMIC_ACQUIRE) & bit))
         return;  // it takes the signal when it unblocks it (or sigwaits for it)
@@ -170,6 +174,15 @@ void hub::hand_signal_to(fiber* f, int sig)
     wakeup_signalled_.store(true, std::memory_order_relaxed);
     std::uint64_t one = 1;
     syscall(SYS_write, wakeup_fd_, &one, sizeof one);
+}
+
+void hub::run_signal_for(fiber* f, const siginfo_t& info)
+{
+    if (!deliver_signal)
+        return;
+    int ran = deliver_signal(info);
+    if (ran >= 0)
+        interrupt_for_signal(f, ran == 1);
 }
 
 bool hub::take_pending_signal(fiber* f, sigbits open, siginfo_t& info)
@@ -274,7 +287,7 @@ bool keep_queued_value(fiber* f, int sig, sigval value)
     spinlock_guard g(queued_lock);
     for (std::size_t i = 0; i < queued_count; ++i)
         if (queued[i].target == f && queued[i].sig == sig)
-            return true;  // a standard signal pends once; the first value stands
+            return true;  // a signal pends once here, real-time ones too; the first value stands
     if (queued_count == queued_capacity) {
         std::size_t n = queued_capacity ? queued_capacity * 2 : 8;
         auto* grown = static_cast<queued_value*>(std::realloc(queued, n * sizeof *queued));
@@ -299,6 +312,14 @@ void take_queued_value(fiber* f, int sig, siginfo_t& info)
             __atomic_store_n(&queued_count, queued_count - 1, __ATOMIC_RELAXED);
             return;
         }
+}
+
+void forget_queued_values_after_fork()
+{
+    // The child's one thread had its pending signals cleared; the other entries are for threads
+    // it does not have. The lock may have been held by one of them.
+    queued_lock.release_after_fork();
+    __atomic_store_n(&queued_count, std::size_t(0), __ATOMIC_RELAXED);
 }
 
 void forget_queued_values(fiber* f)

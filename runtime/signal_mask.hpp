@@ -74,6 +74,7 @@ struct fiber;
 bool keep_queued_value(fiber* f, int sig, sigval value);
 void take_queued_value(fiber* f, int sig, siginfo_t& info);
 void forget_queued_values(fiber* f);
+void forget_queued_values_after_fork();  // in a forked child, before anything else uses them
 
 // Changes the calling OS thread's kernel mask from `from` to `to` with the raw system call
 // (glibc's would keep its internal signals unblocked, and none of those is ever in a census).

@@ -1,6 +1,7 @@
 /* Each thread's own signal mask: pthread_sigmask and sigprocmask change the calling thread's
  * mask only, and a new thread starts with its creator's. A process-directed signal reaches a
- * thread that does not block it and interrupts its blocking read; pthread_kill, raise and
+ * thread that does not block it and interrupts its blocking read, as does a pthread_kill of the
+ * main thread from a thread that blocks the signal; pthread_kill, raise and
  * pthread_sigqueue to a thread that blocks the signal leave it pending for that thread
  * (sigpending shows it there and nowhere else) until the thread unblocks it, and the handler
  * runs before that pthread_sigmask returns, with the siginfo the sender gave. sigwait takes a
@@ -119,6 +120,17 @@ static void *blocked_reader(void *arg)
     int e = errno;
     say("  reader (SIGTERM open): read = %ld %s, handler ran: %d", r, r < 0 ? errno_name(e) : "",
         (int)handled[SIGTERM]);
+    return NULL;
+}
+
+static pthread_t main_thread;
+static void *main_signaller(void *arg)
+{
+    (void)arg;
+    change(SIG_BLOCK, SIGUSR2); /* the sender blocks it; main, in read, does not */
+    usleep(100 * 1000);
+    int rc = pthread_kill(main_thread, SIGUSR2);
+    say("  sender: pthread_kill(main) = %d", rc);
     return NULL;
 }
 
@@ -316,6 +328,7 @@ static void *faulter(void *arg)
 
 int main(void)
 {
+    main_thread = pthread_self();
     REQUIRE(pipe2(to_main, O_CLOEXEC) == 0);
     REQUIRE(pipe2(to_thread, O_CLOEXEC) == 0);
     install(SIGUSR1);
@@ -353,6 +366,23 @@ int main(void)
         show_rc("kill", rc);
         say("  main (SIGTERM blocked): pending here: %s", pends(SIGTERM));
         change(SIG_UNBLOCK, SIGTERM);
+        close(reader_pipe[0]);
+        close(reader_pipe[1]);
+    }
+
+    say("== pthread_kill of the main thread from a thread that blocks the signal");
+    {
+        handled[SIGUSR2] = 0;
+        REQUIRE(pipe2(reader_pipe, O_CLOEXEC) == 0);
+        pthread_t t;
+        REQUIRE(pthread_create(&t, NULL, main_signaller, NULL) == 0);
+        char c;
+        errno = 0;
+        long r = read(reader_pipe[0], &c, 1);
+        int e = errno;
+        REQUIRE(pthread_join(t, NULL) == 0);
+        say("  main: read = %ld %s, handler ran: %d", r, r < 0 ? errno_name(e) : "",
+            (int)handled[SIGUSR2]);
         close(reader_pipe[0]);
         close(reader_pipe[1]);
     }
