@@ -338,50 +338,46 @@ static fiber* own_root_target(pthread_t thread)
     return h->root();
 }
 
-// A signal for `f`, a member of some hub that cannot end meanwhile, if the runtime keeps it:
-// one f blocks, or one the program handles. Returns an error number, or -1 if the kernel is to
-// take it (a default action, or ignored: the process's anyway).
-static int hand_to_member(fiber* f, int signal, const sigval* value)
+// How a signal for a member `f` of some hub is taken (take_for_member).
+enum class taking { kernel, here, handed, no_memory };
+
+// Decides for a signal for `f`, which cannot end meanwhile: the kernel's (no handler of the
+// program's and not blocked: a default action, or ignored, the process's anyway); `here`, for
+// the caller to run at once (run_signal_for, after any lock is let go), when f is of the sender's
+// own hub and leaves it open, as the kernel delivers at once to a running or blocked thread
+// (through the hub it would wait until every green thread here parks); else handed to f, to
+// wait while f blocks it (with pthread_sigqueue's value, if there is room for it).
+static taking take_for_member(fiber* f, int signal, const sigval* value)
 {
-    sigbits bit = sig_bit(signal);
-    bool blocked = (__atomic_load_n(&f->sigmask, __ATOMIC_RELAXED) & bit) != 0;
+    bool blocked = (__atomic_load_n(&f->sigmask, __ATOMIC_RELAXED) & sig_bit(signal)) != 0;
     if (!blocked && !hooks::has_program_handler(signal))
-        return -1;
-    if (!blocked && f->home == tls.home && hooks::mask_owner()) {
-        // On the sender's own hub: at once, as the kernel delivers to a running or blocked
-        // thread; handed to the hub, it would wait until every green thread here parks.
-        siginfo_t info{};
-        info.si_signo = signal;
-        info.si_code = value ? SI_QUEUE : SI_TKILL;
-        info.si_pid = getpid();
-        info.si_uid = getuid();
-        if (value)
-            info.si_value = *value;
-        tls.home->run_signal_for(f, info);
-        return 0;
-    }
+        return taking::kernel;
+    if (!blocked && f->home == tls.home && hooks::mask_owner())
+        return taking::here;
     if (value && !keep_queued_value(f, signal, *value))
-        return EAGAIN;
+        return taking::no_memory;
     f->home->hand_signal_to(f, signal);
+    return taking::handed;
+}
+
+// The error number for a signal taken by the runtime (not taking::kernel).
+static int taken(taking how, fiber* f, int signal, const sigval* value)
+{
+    if (how == taking::no_memory)
+        return EAGAIN;
+    if (how == taking::here)
+        tls.home->run_signal_for(f, sent_by_this_process(signal, value));
     return 0;
 }
 
-// A signal for a green thread. One it blocks waits for it (fiber::sig_pending) until it
-// unblocks it; one it takes with a handler of the program's is handed to it by its hub
-// (hub::hand_signal_to), or, sent to itself, runs before this returns, as the kernel delivers
-// a signal a thread sends itself. Others (no handler: a default action, or ignored) go to the
-// kernel, at its hub's OS thread. Returns an error number.
+// A signal for a green thread, sent by this process: see take_for_member. Returns an error
+// number.
 static int signal_green_thread(green_thread* t, int signal, const sigval* value)
 {
     auto to_kernel = [&]() -> int {
         if (!value)
             return syscall(SYS_tgkill, getpid(), t->os_tid, signal) == 0 ? 0 : errno;
-        siginfo_t info{};
-        info.si_signo = signal;
-        info.si_code = SI_QUEUE;
-        info.si_pid = getpid();
-        info.si_uid = getuid();
-        info.si_value = *value;
+        siginfo_t info = sent_by_this_process(signal, value);
         return syscall(SYS_rt_tgsigqueueinfo, getpid(), t->os_tid, signal, &info) == 0 ? 0 : errno;
     };
     if (hooks::in_signal_handler())
@@ -389,23 +385,15 @@ static int signal_green_thread(green_thread* t, int signal, const sigval* value)
         // values, under their locks: the kernel takes it, at the target's OS thread, where it is
         // its hub's root's (README, semantics).
         return to_kernel();
-    fiber* self = tls.running;
-    if (t->fib() == self && hooks::mask_owner() == self) {
-        sigbits bit = sig_bit(signal);
-        bool blocked = (self->sigmask & bit) != 0;
-        if (!blocked && !hooks::has_program_handler(signal))
-            return to_kernel();
-        if (value && !keep_queued_value(self, signal, *value))
-            return EAGAIN;
-        self->sig_pending.fetch_or(bit, std::memory_order_relaxed);
-        hooks::deliver_open_signals();
-        return 0;
-    }
-    int error = -1;
-    bool alive = t->while_alive([&](fiber* f) { error = hand_to_member(f, signal, value); });
-    if (!alive || error == -1)
+    taking how = taking::kernel;
+    fiber* target = nullptr;
+    bool alive = t->while_alive([&](fiber* f) {
+        how = take_for_member(f, signal, value);
+        target = f;  // if `here`: of this hub, so it cannot end before taken() runs
+    });
+    if (!alive || how == taking::kernel)
         return to_kernel();
-    return error;
+    return taken(how, target, signal, value);
 }
 
 // glibc's own signals (cancellation, set*id) are kept to itself.
@@ -419,8 +407,8 @@ GREEN_HOOK int pthread_kill(pthread_t thread, int signal)
     green_thread* t = green_target(thread);
     if (!t) {
         if (fiber* root = own_root_target(thread); root && signal > 0 && valid_for_program(signal))
-            if (int e = hand_to_member(root, signal, nullptr); e != -1)
-                return e;
+            if (taking how = take_for_member(root, signal, nullptr); how != taking::kernel)
+                return taken(how, root, signal, nullptr);
         return GREEN_REAL(pthread_kill)(thread, signal);
     }
     if (!valid_for_program(signal))
@@ -435,8 +423,8 @@ GREEN_HOOK int pthread_sigqueue(pthread_t thread, int signal, const sigval value
     green_thread* t = green_target(thread);
     if (!t) {
         if (fiber* root = own_root_target(thread); root && signal > 0 && valid_for_program(signal))
-            if (int e = hand_to_member(root, signal, &value); e != -1)
-                return e;
+            if (taking how = take_for_member(root, signal, &value); how != taking::kernel)
+                return taken(how, root, signal, &value);
         return GREEN_REAL(pthread_sigqueue)(thread, signal, value);
     }
     if (!valid_for_program(signal))

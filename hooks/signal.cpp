@@ -375,22 +375,6 @@ GREEN_HOOK void __longjmp_chk(struct __jmp_buf_tag env[1], int value)
 
 namespace green::hooks {
 
-void interrupt_parked_target(fiber* target, int sig)
-{
-    if (!target || sig <= 0 || sig >= NSIG || !actions[sig].wrapped)
-        return;
-    void* handler = actions[sig].handler.load(std::memory_order_acquire);
-    if (is_default_or_ignore(handler))
-        return;
-    if (__atomic_load_n(&target->sigmask, __ATOMIC_RELAXED) & sig_bit(sig))
-        return;  // it stays pending
-    bool restart = handler_restarts(sig);
-    if (target->state == fiber_state::parked &&
-        (target->interruptible == interrupt_mode::always ||
-         (!restart && target->interruptible == interrupt_mode::unless_restart)))
-        hub::try_wake(target, wake_reason::interrupted);
-}
-
 bool has_program_handler(int sig)
 {
     return sig > 0 && sig < NSIG && actions[sig].wrapped &&

@@ -92,12 +92,6 @@ inline child_wait_state& child_wait_of_thread()
 // Whether the program's handler for `sig` has SA_RESTART (signal.cpp).
 bool handler_restarts(int sig);
 
-// pthread_kill of a green thread from a green thread of the same hub: the handler ran in the
-// sender's context, so the hub never heard of it; end the target's parked call as the kernel
-// would end its blocked one (EINTR, or a restart with SA_RESTART). Nothing if the signal is
-// blocked on this thread (it stays pending), has no handler, or the target is not parked.
-void interrupt_parked_target(fiber* target, int sig);
-
 // Runs the program's handler for info's signal outside a kernel delivery (a signal the hub
 // hands to a green thread, or one a green thread takes when it unblocks it), doing what the
 // kernel does around one: SA_RESETHAND, the handler's mask blocked while it runs, SA_SIGINFO's

@@ -98,9 +98,9 @@ struct fiber {
     std::atomic<std::uint32_t> park_count{0};  // which park a targeted interrupt meant
 
     // Signals (signal_mask.hpp): the mask the program set for this green thread, and the
-    // thread-directed signals it blocks, kept for it until it unblocks them (other hubs add
-    // to them; only the fiber itself takes them). Its hub's members are linked through
-    // prev/next_member.
+    // thread-directed signals kept for it until it takes them (any thread adds to them; only
+    // its own hub's thread, the fiber or its hub context, takes them). Its hub's members are
+    // linked through prev/next_member.
     std::uint64_t sigmask = 0;
     std::atomic<std::uint64_t> sig_pending{0};
     std::uint64_t sigwaiting = 0;  // the set of a sigwait it is inside (atomic accesses)

@@ -138,6 +138,18 @@ bool hub::take_held_signal(int sig, siginfo_t& info)
     return taken;
 }
 
+siginfo_t sent_by_this_process(int sig, const sigval* value)
+{
+    siginfo_t info{};
+    info.si_signo = sig;
+    info.si_code = value ? SI_QUEUE : SI_TKILL;
+    info.si_pid = getpid();
+    info.si_uid = getuid();
+    if (value)
+        info.si_value = *value;
+    return info;
+}
+
 namespace {
 
 // Takes the lowest signal of `open` from f's own pending ones, with the siginfo raise or
@@ -150,11 +162,7 @@ bool take_own_signal(fiber* f, sigbits open, siginfo_t& info)
         sigbits bit = sig_bit(sig);
         if (!(f->sig_pending.fetch_and(~bit, std::memory_order_acq_rel) & bit))
             continue;
-        info = siginfo_t{};
-        info.si_signo = sig;
-        info.si_code = SI_TKILL;
-        info.si_pid = getpid();
-        info.si_uid = getuid();
+        info = sent_by_this_process(sig, nullptr);
         take_queued_value(f, sig, info);
         return true;
     }

@@ -68,6 +68,10 @@ private:
 
 struct fiber;
 
+// The siginfo of a signal this process sends a thread: pthread_kill's (SI_TKILL), or, with a
+// value, pthread_sigqueue's (SI_QUEUE).
+siginfo_t sent_by_this_process(int sig, const sigval* value);
+
 // pthread_sigqueue's value for a signal pending for `f` (fiber::sig_pending): kept until the
 // fiber takes the signal (take_queued_value makes its siginfo an SI_QUEUE one), or ends. False
 // if there is no memory for it.

@@ -207,6 +207,20 @@ static unsigned long kernel_mask_low(void)
     return (unsigned long)(mask & 0xffffffffu);
 }
 
+/* The low word of the mask in the "SigBlk:" line a child (grep) writes to the pipe `out`; closes
+ * both ends. */
+static unsigned long long mask_printed(int out[2])
+{
+    close(out[1]);
+    char buf[128] = {0};
+    long n = 0, r;
+    while ((r = read(out[0], buf + n, sizeof buf - 1 - (size_t)n)) > 0)
+        n += r;
+    close(out[0]);
+    const char *colon = strchr(buf, ':');
+    return (colon ? strtoull(colon + 1, NULL, 16) : 0) & 0xffffffffull;
+}
+
 static void *forker(void *arg)
 {
     (void)arg;
@@ -235,16 +249,9 @@ static void *forker(void *arg)
     char *argv[] = {"grep", "^SigBlk", "/proc/self/status", NULL};
     REQUIRE(posix_spawnp(&pid, "grep", &fa, NULL, argv, child_env()) == 0);
     posix_spawn_file_actions_destroy(&fa);
-    close(out[1]);
-    char buf[128] = {0};
-    long n = 0, r;
-    while ((r = read(out[0], buf + n, sizeof buf - 1 - (size_t)n)) > 0)
-        n += r;
-    close(out[0]);
+    unsigned long long spawned = mask_printed(out);
     REQUIRE(waitpid(pid, &status, 0) == pid);
-    buf[strcspn(buf, "\n")] = 0;
-    unsigned long long spawned = strtoull(strchr(buf, ':') ? strchr(buf, ':') + 1 : "0", NULL, 16);
-    say("  posix_spawn child: kernel mask low word %#llx", spawned & 0xffffffffull);
+    say("  posix_spawn child: kernel mask low word %#llx", spawned);
     change(SIG_UNBLOCK, SIGUSR1);
     return NULL;
 }
@@ -290,18 +297,11 @@ static void exec_from_thread(int how)
         pthread_join(t, NULL); /* never returns: the exec ends this thread */
         _exit(126);
     }
-    close(out[1]);
-    char buf[128] = {0};
-    long n = 0, r;
-    while ((r = read(out[0], buf + n, sizeof buf - 1 - (size_t)n)) > 0)
-        n += r;
-    close(out[0]);
+    unsigned long long mask = mask_printed(out);
     int status = 0;
     REQUIRE(waitpid(pid, &status, 0) == pid);
-    const char *colon = strchr(buf, ':');
-    unsigned long long mask = colon ? strtoull(colon + 1, NULL, 16) : 0;
     say("  %s: exit %d, new program's mask low word %#llx", exec_names[how],
-        WIFEXITED(status) ? WEXITSTATUS(status) : -1, mask & 0xffffffffull);
+        WIFEXITED(status) ? WEXITSTATUS(status) : -1, mask);
 }
 
 static void *failed_execer(void *arg)
