@@ -55,6 +55,7 @@ void note_accepted(int listener, int fd, int flags)
     fd_info accepted;
     accepted.kind = fd_kind::socket;
     accepted.nonblocking = flags & SOCK_NONBLOCK;
+    accepted.exclusive = true;
     accepted.recv_timeout = listening.recv_timeout;
     accepted.send_timeout = listening.send_timeout;
     accepted.socket_type = listening.socket_type;

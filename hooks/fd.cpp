@@ -36,6 +36,7 @@ fd_info describe_socket(int type)
     fd_info info;
     info.kind = fd_kind::socket;
     info.nonblocking = type & SOCK_NONBLOCK;
+    info.exclusive = true;
     info.socket_type = type & 0xf;
     return info;
 }
@@ -45,6 +46,7 @@ fd_info describe_pipe(int flags, int access)
     fd_info info;
     info.kind = fd_kind::pollable;
     info.nonblocking = flags & O_NONBLOCK;
+    info.exclusive = true;
     info.fifo = true;
     info.access = access;
     return info;
@@ -69,6 +71,14 @@ void note_raw(int fd)
 {
     if (fd >= 0 && hooks::in_signal_handler())
         fd_table::note_closed_in_handler(fd);
+}
+
+// A raw caller duplicated an fd. A vfork child's copy is its own; a handler's shares the open
+// file description with an fd whose slot it may not lock.
+void note_raw_duplicate()
+{
+    if (hooks::in_signal_handler())
+        fd_table::note_descriptions_shared();
 }
 
 // The tracked side of closing [first, last]; returns the runtime fds in the range (at most
@@ -188,12 +198,14 @@ GREEN_HOOK int dup(int fd)
     if (hooks::raw_caller()) {
         if (hidden_from_raw(fd))
             return not_open();
+        note_raw_duplicate();
         int r = GREEN_REAL(dup)(fd);
         note_raw(r);
         return r;
     }
     if (fd_table::is_runtime_fd(fd))
         return not_open();
+    fd_table::note_duplicated(fd);
     int r = GREEN_REAL(dup)(fd);
     note_new(r);
     return r;
@@ -216,8 +228,10 @@ bool prepare_dup_onto(int old_fd, int new_fd)
             errno = EBUSY;
             return false;
         }
-        if (old_fd != new_fd)
+        if (old_fd != new_fd) {
+            note_raw_duplicate();
             note_raw(new_fd);
+        }
         return true;
     }
     if (fd_table::is_runtime_fd(old_fd)) {
@@ -229,8 +243,10 @@ bool prepare_dup_onto(int old_fd, int new_fd)
         errno = EBUSY;
         return false;
     }
-    if (old_fd != new_fd)
+    if (old_fd != new_fd) {
+        fd_table::note_duplicated(old_fd);
         fd_table::note_close(new_fd);
+    }
     return true;
 }
 
@@ -266,15 +282,30 @@ int green_fcntl(int (*real)(int, int, ...), int fd, int cmd, void* arg)
         return not_open();
     if (hooks::is_lock_wait(cmd))
         return hooks::lock_wait_fcntl(real, fd, cmd, arg);
+    if (cmd == F_SETFL && who != hooks::caller::runtime) {
+        // Raw callers too, a vfork child included: the open file description whose mode
+        // changes is shared with the parent.
+        if (who == hooks::caller::raw) {
+            int r = real(fd, cmd, arg);
+            if (r == 0)
+                fd_table::note_flags_changed_raw(fd);
+            return r;
+        }
+        fd_table::note_flags_changing(fd);
+        int r = real(fd, cmd, arg);
+        fd_table::note_flags_set(fd, r == 0, reinterpret_cast<long>(arg) & O_NONBLOCK);
+        return r;
+    }
+    if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) {
+        if (who == hooks::caller::raw)
+            note_raw_duplicate();
+        else
+            fd_table::note_duplicated(fd);
+    }
     int r = real(fd, cmd, arg);
     if (r < 0)
         return r;
     switch (cmd) {
-    case F_SETFL:
-        // One atomic count, no lock: raw callers too, a vfork child included, since the open
-        // file description whose mode changed is shared with the parent.
-        fd_table::note_flags_changed();
-        break;
     case F_DUPFD:
     case F_DUPFD_CLOEXEC:
         if (who == hooks::caller::raw)
@@ -319,9 +350,17 @@ GREEN_HOOK int ioctl(int fd, unsigned long request, ...)
     if (who == hooks::caller::raw ? hidden_from_raw(fd)
                                   : who == hooks::caller::program && fd_table::is_runtime_fd(fd))
         return not_open();
+    if (request != FIONBIO || who == hooks::caller::runtime)  // libuv's FIONBIO: its own fds
+        return GREEN_REAL(ioctl)(fd, request, arg);
+    if (who == hooks::caller::raw) {
+        int r = GREEN_REAL(ioctl)(fd, request, arg);
+        if (r == 0)
+            fd_table::note_flags_changed_raw(fd);  // as fcntl's F_SETFL
+        return r;
+    }
+    fd_table::note_flags_changing(fd);
     int r = GREEN_REAL(ioctl)(fd, request, arg);
-    if (r == 0 && request == FIONBIO)
-        fd_table::note_flags_changed();  // lock-free, and the description is shared (fcntl)
+    fd_table::note_flags_set(fd, r == 0, r == 0 && *static_cast<const int*>(arg) != 0);
     return r;
 }
 

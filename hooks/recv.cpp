@@ -67,7 +67,24 @@ GREEN_HOOK ssize_t __recvfrom_chk(int fd, void* buf, size_t len, size_t buflen, 
     return recvfrom(fd, buf, len, flags, addr, addrlen);
 }
 
-GREEN_HOOK ssize_t recvmsg(int fd, msghdr* msg, int flags)
+namespace {
+
+// fds received with SCM_RIGHTS share their open file descriptions with whatever fds they were
+// sent from, which may be this process's own: no fd is the only one of its description then.
+void note_rights(const msghdr* msg, ssize_t received)
+{
+    if (received < 0 || !msg || !msg->msg_control || msg->msg_controllen == 0)
+        return;
+    for (const cmsghdr* c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(const_cast<msghdr*>(msg),
+                                                                   const_cast<cmsghdr*>(c))) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+            fd_table::note_descriptions_shared();
+            return;
+        }
+    }
+}
+
+ssize_t green_recvmsg(int fd, msghdr* msg, int flags)
 {
     fd_info info;
     if (!hooks::green_caller() || !hooks::blocking_socket(fd, flags, info))
@@ -103,7 +120,7 @@ GREEN_HOOK ssize_t recvmsg(int fd, msghdr* msg, int flags)
     });
 }
 
-GREEN_HOOK int recvmmsg(int fd, mmsghdr* vec, unsigned int vlen, int flags, timespec* timeout)
+int green_recvmmsg(int fd, mmsghdr* vec, unsigned int vlen, int flags, timespec* timeout)
 {
     fd_info info;
     if (!hooks::green_caller() || !hooks::blocking_socket(fd, flags, info) || vlen == 0)
@@ -133,4 +150,21 @@ GREEN_HOOK int recvmmsg(int fd, mmsghdr* vec, unsigned int vlen, int flags, time
         }
         }
     }
+}
+
+}  // namespace
+
+GREEN_HOOK ssize_t recvmsg(int fd, msghdr* msg, int flags)
+{
+    ssize_t r = green_recvmsg(fd, msg, flags);
+    note_rights(msg, r);
+    return r;
+}
+
+GREEN_HOOK int recvmmsg(int fd, mmsghdr* vec, unsigned int vlen, int flags, timespec* timeout)
+{
+    int r = green_recvmmsg(fd, vec, vlen, flags, timeout);
+    for (int i = 0; i < r; ++i)
+        note_rights(&vec[i].msg_hdr, 0);
+    return r;
 }

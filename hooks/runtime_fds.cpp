@@ -28,6 +28,7 @@ int adopt_or_note(int fd, bool nonblocking)
     fd_info info;
     info.kind = fd_kind::pollable;
     info.nonblocking = nonblocking;
+    info.exclusive = true;
     fd_table::note_open(fd, info);
     return fd;
 }

@@ -26,7 +26,17 @@ struct fd_slot {
     std::atomic<fd_kind> kind{fd_kind::unknown};  // read without the lock by is_runtime_fd
     std::uint32_t generation = 0;
     bool nonblocking = false;
+    // The only fd of its open file description in the process (see fd_info::exclusive), as of
+    // exclusive_epoch `exclusive_as_of`: its mode changes only through this number, so the
+    // flags epoch does not concern it.
+    bool exclusive = false;
+    std::uint32_t exclusive_as_of = 0;
     std::uint32_t flags_epoch = 0;
+    // O_NONBLOCK may have changed in a way not recorded (a signal handler's or vfork child's
+    // F_SETFL, two F_SETFLs at once): re-read at the next lookup. Set without the lock.
+    std::atomic<bool> flags_unknown{false};
+    std::atomic<int> flag_setters{0};       // F_SETFL/FIONBIO calls on this fd in flight
+    std::atomic<bool> setters_raced{false};  // two of them overlapped since the last record
     std::uint64_t recv_timeout = 0;
     std::uint64_t send_timeout = 0;
     int socket_type = 0;
@@ -50,6 +60,9 @@ constexpr int chunk_count = max_tracked_fd / chunk_size;
 
 std::atomic<fd_slot*> chunks[chunk_count];
 std::atomic<std::uint32_t> flags_epoch{1};
+// Bumped when an fd arrives that may share an open file description with one the table takes
+// for exclusive (SCM_RIGHTS): from then on no earlier fd is.
+std::atomic<std::uint32_t> exclusive_epoch{1};
 __thread adoption_recorder* recording;  // the calling thread's, while one lives
 
 fd_slot* slot_for(int fd)
@@ -148,9 +161,24 @@ void classify(int fd, fd_slot& s)
     s.kind.store(kind, std::memory_order_relaxed);
 }
 
+bool is_exclusive(const fd_slot& s)
+{
+    return s.exclusive && s.exclusive_as_of == exclusive_epoch.load(std::memory_order_acquire);
+}
+
+// Whether the cached O_NONBLOCK may be out of date (with the slot locked).
+bool flags_doubtful(const fd_slot& s)
+{
+    if (s.flags_unknown.load(std::memory_order_acquire))
+        return true;
+    return !is_exclusive(s) && s.flags_epoch != flags_epoch.load(std::memory_order_acquire);
+}
+
 void refresh_flags(int fd, fd_slot& s)
 {
     internal_scope scope;
+    s.flags_unknown.store(false, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_seq_cst);  // the flag is cleared before F_GETFL
     std::uint32_t epoch = flags_epoch.load(std::memory_order_acquire);
     int flags = fcntl(fd, F_GETFL);
     s.nonblocking = flags >= 0 && (flags & O_NONBLOCK);
@@ -258,6 +286,8 @@ void retire(int fd, fd_slot& s)
     }
     s.kind.store(fd_kind::unknown, std::memory_order_relaxed);
     s.nonblocking = false;
+    s.exclusive = false;
+    s.flags_unknown.store(false, std::memory_order_relaxed);
     s.recv_timeout = s.send_timeout = 0;
     s.socket_type = 0;
     s.fifo = false;
@@ -306,8 +336,7 @@ fd_info lookup(int fd)
         kind = s->kind.load(std::memory_order_relaxed);
         if (kind == fd_kind::unknown)
             kind = fd_kind::inert;
-    } else if ((kind == fd_kind::socket || kind == fd_kind::pollable) &&
-               s->flags_epoch != flags_epoch.load(std::memory_order_acquire)) {
+    } else if ((kind == fd_kind::socket || kind == fd_kind::pollable) && flags_doubtful(*s)) {
         refresh_flags(fd, *s);
     }
     info.kind = kind;
@@ -332,6 +361,8 @@ void note_open(int fd, const fd_info& what)
     // Whatever the slot held was closed behind our back (by libc itself, or a raw syscall).
     retire(fd, *s);
     s->nonblocking = what.nonblocking;
+    s->exclusive = what.exclusive;
+    s->exclusive_as_of = exclusive_epoch.load(std::memory_order_acquire);
     s->flags_epoch = flags_epoch.load(std::memory_order_acquire);
     s->recv_timeout = what.recv_timeout;
     s->send_timeout = what.send_timeout;
@@ -392,6 +423,67 @@ void note_closed_in_handler(int fd)
 void note_flags_changed()
 {
     flags_epoch.fetch_add(1, std::memory_order_acq_rel);
+}
+
+void note_flags_changing(int fd)
+{
+    if (fd_slot* s = existing_slot(fd))
+        if (s->flag_setters.fetch_add(1, std::memory_order_acq_rel) > 0)
+            s->setters_raced.store(true, std::memory_order_release);
+}
+
+void note_flags_set(int fd, bool ok, bool nonblocking)
+{
+    fd_slot* s = existing_slot(fd);
+    if (!s) {
+        if (ok)
+            note_flags_changed();  // never looked at: some fd it was dup'd from may have been
+        return;
+    }
+    int saved = errno;
+    {
+        spinlock_guard g(s->lock);
+        bool raced = s->setters_raced.load(std::memory_order_acquire);
+        if (ok) {
+            if (!is_exclusive(*s))
+                note_flags_changed();
+            else if (raced)
+                s->flags_unknown.store(true, std::memory_order_relaxed);
+            else
+                s->nonblocking = nonblocking;
+        }
+        // The last of overlapping setters clears the mark; each of them re-reads the mode.
+        if (s->flag_setters.fetch_sub(1, std::memory_order_acq_rel) == 1)
+            s->setters_raced.store(false, std::memory_order_relaxed);
+    }
+    errno = saved;
+}
+
+void note_flags_changed_raw(int fd)
+{
+    if (fd_slot* s = existing_slot(fd))
+        s->flags_unknown.store(true, std::memory_order_release);
+    note_flags_changed();
+}
+
+void note_duplicated(int fd)
+{
+    fd_slot* s = existing_slot(fd);
+    if (!s)
+        return;
+    spinlock_guard g(s->lock);
+    if (is_exclusive(*s)) {
+        // Its mode was exact until now; from here on the epoch covers it.
+        s->exclusive = false;
+        s->flags_epoch = flags_epoch.load(std::memory_order_acquire);
+    }
+}
+
+void note_descriptions_shared()
+{
+    // Every slot taken for exclusive falls back to the flags epoch: its mode is exact as of
+    // now, and any later F_SETFL through the new fd (not exclusive) bumps the epoch.
+    exclusive_epoch.fetch_add(1, std::memory_order_acq_rel);
 }
 
 void note_timeout(int fd, bool receive, std::uint64_t timeout_ns)

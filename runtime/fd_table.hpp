@@ -27,6 +27,10 @@ enum class fd_kind : std::uint8_t {
 struct fd_info {
     fd_kind kind = fd_kind::unknown;
     bool nonblocking = false;        // O_NONBLOCK as the program set it
+    // The fd was made by a call that gives a new open file description (socket, socketpair,
+    // pipe, accept, eventfd, epoll_create) and has not been duplicated: its O_NONBLOCK changes
+    // only through this number, so an F_SETFL on another fd need not make it look again.
+    bool exclusive = false;
     std::uint64_t recv_timeout = 0;  // SO_RCVTIMEO in ns, 0: none
     std::uint64_t send_timeout = 0;  // SO_SNDTIMEO in ns, 0: none
     int socket_type = 0;             // SOCK_STREAM, SOCK_DGRAM... for sockets
@@ -92,8 +96,27 @@ void note_closed(int fd, std::uint32_t generation);
 void note_closed_in_handler(int fd);
 
 // O_NONBLOCK changed on some open file description; descriptions are shared between dup'd fds,
-// so every cached mode is re-read on next use.
+// so every cached mode not known to be exclusive is re-read on next use (one F_GETFL each).
 void note_flags_changed();
+
+// Around a program's F_SETFL or FIONBIO on fd: note_flags_changing before the real call,
+// note_flags_set after it (`ok`: it succeeded; `nonblocking`: the mode it set). An exclusive
+// fd's mode is recorded as set (if two such calls on it overlap, it is re-read instead); any
+// other fd's change bumps the epoch. Both keep errno.
+void note_flags_changing(int fd);
+void note_flags_set(int fd, bool ok, bool nonblocking);
+
+// The same from a caller that may take no lock (a signal handler, a vfork child, whose F_SETFL
+// changes the parent's description): marks fd for a re-read and bumps the epoch. Lock-free.
+void note_flags_changed_raw(int fd);
+
+// fd is about to be duplicated (dup, dup2, dup3, F_DUPFD): it is no longer exclusive.
+void note_duplicated(int fd);
+
+// An fd arrived that may share its open file description with any fd of the process (one
+// received with SCM_RIGHTS, one a signal handler duplicated): no fd made before it is taken
+// for exclusive any more. Lock-free.
+void note_descriptions_shared();
 
 void note_timeout(int fd, bool receive, std::uint64_t timeout_ns);
 
