@@ -18,6 +18,9 @@ ratio is printed. Sections (--only takes a comma-separated list of them):
   overhead  programs that never block: a CPU loop, sha256sum, gzip
   dns       1,000 concurrent getaddrinfo calls against a delaying DNS server on loopback, in a
             network and mount namespace of their own (needs root and unshare(1))
+  syscalls  system calls per operation (a ready read, an EAGAIN read, an F_SETFL among other
+            fds' transfers, a blocking round trip between two threads, a getaddrinfo from
+            /etc/hosts), counted by strace -f -c at two sizes and differenced (needs strace)
   runtime   the runtime-level fiber figures of bench_runtime (full mode only)
 
 Output: tables on stdout as each section ends; OUT/report.md, OUT/echo.svg (throughput and
@@ -54,21 +57,21 @@ SIZES = {
         blocked=[1000, 10000, 30000, 100000, 1000000],
         echo=[1, 100, 1000, 10000], echo_warmup=1.0, echo_seconds=3.0,
         sleep_budget=0.3, cpu_steps=400_000_000, sha_mib=128, gzip_mib=24, overhead_reps=9,
-        dns_n=1000, dns_delay_ms=20, runtime=True,
+        dns_n=1000, dns_delay_ms=20, syscall_ops=1000, runtime=True,
     ),
     "quick": dict(
         create_iterations=1000, pingpong_iterations=10000, reps=5,
         blocked=[1000, 10000],
         echo=[1, 100, 1000, 10000], echo_warmup=0.5, echo_seconds=1.0,
         sleep_budget=0.1, cpu_steps=200_000_000, sha_mib=64, gzip_mib=12, overhead_reps=5,
-        dns_n=1000, dns_delay_ms=20, runtime=False,
+        dns_n=1000, dns_delay_ms=20, syscall_ops=500, runtime=False,
     ),
     "smoke": dict(
         create_iterations=20, pingpong_iterations=100, reps=2,
         blocked=[20],
         echo=[1, 8], echo_warmup=0.1, echo_seconds=0.2,
         sleep_budget=0.005, cpu_steps=1_000_000, sha_mib=1, gzip_mib=1, overhead_reps=1,
-        dns_n=10, dns_delay_ms=10, runtime=False,
+        dns_n=10, dns_delay_ms=10, syscall_ops=20, runtime=False,
     ),
 }
 
@@ -78,7 +81,7 @@ SIZES = {
 # no timer fires; then the suite kills it 30 s later.
 DNS_DEADLINE_S = 30
 
-SECTIONS = ["micro", "blocked", "echo", "sleep", "overhead", "dns", "runtime"]
+SECTIONS = ["micro", "blocked", "echo", "sleep", "overhead", "dns", "syscalls", "runtime"]
 
 # The issue's targets, from native figures measured on this kind of machine.
 TARGETS = {
@@ -186,7 +189,7 @@ class Suite:
         self.problems = []    # what went wrong that should not have (smoke mode fails on these)
         self.notes = []
         for name in ["bench_threads", "bench_blocked", "bench_sleep", "bench_cpu", "bench_dns",
-                     "echo_threads", "echo_epoll", "echo_uv", "loadgen"]:
+                     "bench_syscalls", "echo_threads", "echo_epoll", "echo_uv", "loadgen"]:
             if not os.access(self.prog(name), os.X_OK):
                 sys.exit(f"suite: {self.prog(name)} is missing; build first (tools/dev build)")
         if not os.path.exists(self.libgreen):
@@ -693,6 +696,69 @@ class Suite:
         self.emit("Runtime level (bench_runtime: fibers on the runtime directly, no preload)",
                   "| measure | native | green | ratio (green / native) |\n|---|---|---|---|\n" + rows,
                   ["Notes: " + " ".join(notes)] if notes else [])
+
+    # ------------------------------------------------------------ syscalls
+
+    SYSCALL_OPS = [
+        ("ready_read", "write 1 byte into a socketpair, read it back"),
+        ("eagain_read", "read() on an empty O_NONBLOCK socket"),
+        ("setfl", "fcntl(F_SETFL) on one socket, a write and a read on two others"),
+        ("round_trip", "1-byte round trip to a thread blocked in read(), two socketpairs"),
+        ("lookup", "getaddrinfo(\"localhost\") from /etc/hosts, freeaddrinfo"),
+    ]
+
+    def syscall_counts(self, op, n, green):
+        """{name: calls} for one run of bench_syscalls OP N under strace -f -c."""
+        with tempfile.NamedTemporaryFile(prefix="strace-", dir=self.out) as summary:
+            cmd = ["strace", "-f", "-qq", "-c", "-U", "name,calls", "-o", summary.name,
+                   self.prog("bench_syscalls"), op, str(n)]
+            rc, out, err = self.run(cmd, green, 300)
+            if rc != 0 or f"op={op}" not in out:
+                why = "timed out" if rc is None else f"exit status {rc}"
+                raise Failure(f"{why}: {err.strip()[-200:] or 'no message'}")
+            counts = {}
+            for line in open(summary.name).read().splitlines():
+                words = line.split()
+                if len(words) == 2 and words[1].isdigit() and words[0] != "total":
+                    counts[words[0]] = int(words[1])
+            return counts
+
+    def syscalls(self):
+        if not shutil.which("strace"):
+            self.emit("System calls per operation", "not measured: strace is not installed")
+            return
+        n = self.size["syscall_ops"]
+        rows, res = [], {}
+        for op, what in self.SYSCALL_OPS:
+            per = {}
+            for flavour in ("native", "green"):
+                try:
+                    small = self.syscall_counts(op, n, flavour == "green")
+                    large = self.syscall_counts(op, 2 * n, flavour == "green")
+                except Failure as e:
+                    self.problem(f"syscalls {op} {flavour}: {e}")
+                    per[flavour] = None
+                    continue
+                # What the extra n operations cost: start-up and set-up cancel out.
+                diff = {k: (large.get(k, 0) - small.get(k, 0)) / n for k in set(small) | set(large)}
+                per[flavour] = {k: round(v, 2) for k, v in diff.items() if abs(v) >= 0.05}
+            res[op] = per
+
+            def show(counts):
+                if counts is None:
+                    return "–", "–"
+                total = sum(counts.values())
+                parts = ", ".join(f"{k} {v:g}" for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+                return f"{total:.2f}".rstrip("0").rstrip("."), parts
+            nt, nparts = show(per["native"])
+            gt, gparts = show(per["green"])
+            rows.append([what, nt, gt, nparts, gparts])
+        self.results["syscalls"] = res
+        self.emit("System calls per operation",
+                  table(["operation", "native", "green", "native calls", "green calls"], rows),
+                  [f"Counted with `strace -f -c` (every thread, the library's included) over {n} and "
+                   f"{2 * n} operations; the figure is the difference divided by {n}, so start-up "
+                   "and one-time set-up do not count. Calls below 0.05 per operation are left out."])
 
     # ------------------------------------------------------------ summary
 
