@@ -18,6 +18,7 @@
 // When /etc/nsswitch.conf lists hosts sources other than files and dns, or GREEN_RESOLVER is
 // thread, glibc's own function runs on the offload pool while the green thread parks.
 #include "hook.hpp"
+#include "host_files.hpp"
 #include "offload.hpp"
 #include "resolver.hpp"
 
@@ -43,100 +44,10 @@ namespace {
 // ---------------------------------------------------------------------------------------------
 // Which way a lookup goes.
 
-enum class route { glibc_here, glibc_offloaded, dns };
+// dns: c-ares answers; files_then_dns: the same, unless /etc/hosts has the name or address.
+enum class route { glibc_here, glibc_offloaded, dns, files_then_dns };
 
-enum class hosts_policy { files_then_dns, files_only, dns_only, other };
-
-// The hosts line of /etc/nsswitch.conf, as glibc reads it: "files dns" is what c-ares can
-// stand in for; anything else (mdns, myhostname, resolve, actions in brackets) is glibc's.
-hosts_policy read_hosts_policy()
-{
-    internal_scope scope;
-    FILE* f = std::fopen("/etc/nsswitch.conf", "re");
-    if (!f)
-        return hosts_policy::other;  // glibc's built-in default is "dns [!UNAVAIL=return] files"
-    char line[1024];
-    hosts_policy policy = hosts_policy::other;
-    while (std::fgets(line, sizeof line, f)) {
-        char* p = line + std::strspn(line, " \t");
-        if (std::strncmp(p, "hosts:", 6) != 0)
-            continue;
-        std::vector<std::string> sources;
-        for (char* save = nullptr, *w = strtok_r(p + 6, " \t\n", &save); w && *w != '#';
-             w = strtok_r(nullptr, " \t\n", &save))
-            sources.emplace_back(w);
-        if (sources == std::vector<std::string>{"files", "dns"})
-            policy = hosts_policy::files_then_dns;
-        else if (sources == std::vector<std::string>{"files"})
-            policy = hosts_policy::files_only;
-        else if (sources == std::vector<std::string>{"dns"})
-            policy = hosts_policy::dns_only;
-        break;  // glibc uses the first hosts line
-    }
-    std::fclose(f);
-    return policy;
-}
-
-struct hosts_entry {
-    int family;
-    unsigned char addr[16];
-    std::vector<std::string> names;  // canonical name, then aliases
-};
-
-// /etc/hosts as glibc's files module reads it: address, then names; '#' starts a comment.
-std::vector<hosts_entry> read_hosts()
-{
-    internal_scope scope;
-    std::vector<hosts_entry> entries;
-    FILE* f = std::fopen("/etc/hosts", "re");
-    if (!f)
-        return entries;
-    char line[4096];
-    while (std::fgets(line, sizeof line, f)) {
-        if (char* hash = std::strchr(line, '#'))
-            *hash = '\0';
-        char* save = nullptr;
-        char* addr = strtok_r(line, " \t\r\n", &save);
-        if (!addr)
-            continue;
-        hosts_entry e{};
-        if (inet_pton(AF_INET, addr, e.addr) == 1)
-            e.family = AF_INET;
-        else if (inet_pton(AF_INET6, addr, e.addr) == 1)
-            e.family = AF_INET6;
-        else
-            continue;
-        for (char* n = strtok_r(nullptr, " \t\r\n", &save); n; n = strtok_r(nullptr, " \t\r\n", &save))
-            e.names.emplace_back(n);
-        if (!e.names.empty())
-            entries.push_back(std::move(e));
-    }
-    std::fclose(f);
-    return entries;
-}
-
-// Whether /etc/hosts names `name`, for any family. Then glibc answers: from the file, or, for a
-// family the file lacks, by going on to DNS itself (correct, but blocking the hub thread for
-// that query: README). Telling those cases apart exactly (AI_V4MAPPED mixes both) is left to
-// glibc rather than guessed.
-bool hosts_has_name(const char* name)
-{
-    for (const hosts_entry& e : read_hosts()) {
-        for (const std::string& n : e.names)
-            if (strcasecmp(n.c_str(), name) == 0)
-                return true;
-    }
-    return false;
-}
-
-bool hosts_has_address(const void* addr, int family)
-{
-    std::size_t len = family == AF_INET ? 4 : 16;
-    for (const hosts_entry& e : read_hosts())
-        if (e.family == family && std::memcmp(e.addr, addr, len) == 0)
-            return true;
-    return false;
-}
+using host_files::hosts_policy;
 
 // The first decision every hook makes: glibc in place (the caller may not park, the library
 // is told to, or the lookup needs no network), glibc on a worker, or DNS on the hub.
@@ -146,18 +57,13 @@ route route_for_lookup()
         return route::glibc_here;
     if (preload::resolver == preload::resolver_mode::thread)
         return route::glibc_offloaded;
-    switch (read_hosts_policy()) {
-    case hosts_policy::files_then_dns:
+    switch (host_files::policy()) {
+    case hosts_policy::files_then_dns: return route::files_then_dns;
     case hosts_policy::dns_only: return route::dns;
     case hosts_policy::files_only: return route::glibc_here;
     case hosts_policy::other: break;
     }
     return route::glibc_offloaded;
-}
-
-bool files_first()
-{
-    return read_hosts_policy() == hosts_policy::files_then_dns;
 }
 
 // Runs `call` on the offload pool and returns what it returned; errno and h_errno travel back.
@@ -416,7 +322,7 @@ int green_getaddrinfo(const char* node, const char* service, const addrinfo* hin
 
     route r = route_for_lookup();
     if (r == route::glibc_here ||
-        (r == route::dns && files_first() && hosts_has_name(node)))
+        (r == route::files_then_dns && host_files::has_name(node)))
         return real_getaddrinfo(node, service, hints, res);
     if (r == route::glibc_offloaded)
         return offloaded([&] { return real_getaddrinfo(node, service, hints, res); });
@@ -445,15 +351,15 @@ int green_getnameinfo(const sockaddr* sa, socklen_t salen, char* host, socklen_t
                           : &reinterpret_cast<const sockaddr_in6*>(sa)->sin6_addr;
     const auto* a6 = static_cast<const in6_addr*>(addr);
     route r = route_for_lookup();
-    if (r == route::dns && (flags & NI_NOFQDN))
+    if ((r == route::dns || r == route::files_then_dns) && (flags & NI_NOFQDN))
         r = route::glibc_offloaded;
     // Mapped, compatible and scoped IPv6 addresses take special paths in glibc.
-    if (r == route::dns && v6 &&
+    if ((r == route::dns || r == route::files_then_dns) && v6 &&
         (IN6_IS_ADDR_V4MAPPED(a6) || IN6_IS_ADDR_V4COMPAT(a6) || IN6_IS_ADDR_LINKLOCAL(a6) ||
          IN6_IS_ADDR_MC_LINKLOCAL(a6)))
         r = route::glibc_offloaded;
     if (r == route::glibc_here ||
-        (r == route::dns && files_first() && hosts_has_address(addr, sa->sa_family)))
+        (r == route::files_then_dns && host_files::has_address(addr, sa->sa_family)))
         return real_getnameinfo(sa, salen, host, hostlen, serv, servlen, flags);
     if (r == route::glibc_offloaded)
         return offloaded(
@@ -585,7 +491,7 @@ int green_gethostbyname2_r(const char* name, int af, hostent* ret, char* buf, si
     if (!name || (af != AF_INET && af != AF_INET6) || numeric_looking(name))
         return real();
     route r = route_for_lookup();
-    if (r == route::glibc_here || (r == route::dns && files_first() && hosts_has_name(name)))
+    if (r == route::glibc_here || (r == route::files_then_dns && host_files::has_name(name)))
         return real();
     if (r == route::glibc_offloaded)
         return offloaded(real);
@@ -610,7 +516,7 @@ int green_gethostbyaddr_r(const void* addr, socklen_t len, int type, hostent* re
     if (!plain)
         return real();
     route r = route_for_lookup();
-    if (r == route::glibc_here || (r == route::dns && files_first() && hosts_has_address(addr, type)))
+    if (r == route::glibc_here || (r == route::files_then_dns && host_files::has_address(addr, type)))
         return real();
     if (r == route::glibc_offloaded)
         return offloaded(real);
