@@ -40,6 +40,12 @@ constexpr std::uint64_t poll_interval_ns = 20000;
 // round trip from 41 to 48 ns (bench_runtime, "fibers with TCBs of their own").
 void* switch_fibers(fiber* from, fiber* to, void* transfer, bool from_dies = false)
 {
+    if (!to->own_tcb) {
+        // It shares the TCB of whichever OS thread runs its hub now: a hub may have moved to
+        // another thread since `to` last ran (hand_over_to_new_thread).
+        to->tp = to->home->os_tp();
+        to->ts = tcb::in(to->tp, tls);
+    }
     to->ts->running = to;
     to->ts->os_tp = to->own_tcb ? to->home->os_tp() : nullptr;
     if (to->own_tcb)
@@ -361,7 +367,8 @@ void* hub::run_handed_over(void* arg)
     // It only waits for the last green thread: every signal is theirs to take.
     root->sigmask = ~never_blocked;
     describe_thread_stack(root->stk);
-    // The hub context and every fiber that shared the old thread's TCB run on this one's now.
+    // The hub context and every fiber that shared the old thread's TCB run on this one's now
+    // (switch_fibers points such a fiber at its hub's current thread each time it resumes).
     h->os_tp_ = tcb::current();
     h->os_tid_ = int(syscall(SYS_gettid));
     h->hub_fiber_.tp = h->os_tp_;
