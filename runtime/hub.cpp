@@ -29,6 +29,11 @@ namespace {
 // The hub's own context runs libuv callbacks and the scheduler, never program code.
 constexpr std::size_t hub_stack_size = 256 * 1024;
 constexpr int poller_batch = 256;
+// The tokens of the hub's own fds in its epoll set. A program fd's is its slot's generation
+// << 32 | fd (fd_table), whose low half is never above INT_MAX.
+constexpr std::uint64_t token_timer = 0xffffffffu;
+constexpr std::uint64_t token_wakeup = 0xfffffffeu;
+constexpr std::uint64_t token_libuv = 0xfffffffdu;
 constexpr std::uint64_t poll_interval_ns = 20000;
 
 // Switches from one fiber to another, telling AddressSanitizer which stack becomes current so
@@ -206,18 +211,20 @@ bool hub::init()
     if (poller_fd_ < 0 || wakeup_fd_ < 0 || timer_fd < 0)
         return false;
 
-    struct watch {
-        uv_poll_t* handle;
+    // The hub waits in its own epoll set, which holds the program's fds, the timer, the
+    // wake-up eventfd and libuv's set (the resolver's sockets and timers): a wait that ends for
+    // a program's fd is one epoll_wait. Level-triggered: each is drained when it fires.
+    struct own {
         int fd;
-        uv_poll_cb callback;
+        std::uint64_t token;
     };
-    for (const watch& w : {watch{&poller_watch_, poller_fd_, &hub::on_poller},
-                           watch{&timer_watch_, timer_fd, &hub::on_timer},
-                           watch{&wakeup_watch_, wakeup_fd_, &hub::on_wakeup}}) {
-        if (uv_poll_init(&loop_, w.handle, w.fd) != 0)
-            return false;
-        w.handle->data = this;
-        if (uv_poll_start(w.handle, UV_READABLE, w.callback) != 0)
+    for (const own& o : {own{timer_fd, token_timer}, own{wakeup_fd_, token_wakeup},
+                         own{loop_.backend_fd, token_libuv}}) {
+        epoll_event ev{};
+        ev.events = EPOLLIN;
+        ev.data.u64 = o.token;
+        internal_scope scope;
+        if (epoll_ctl(poller_fd_, EPOLL_CTL_ADD, o.fd, &ev) != 0)
             return false;
     }
 
@@ -288,11 +295,7 @@ hub::~hub()
     track_fd_slots(false);
     fd_table::forget_hub(this);
     if (loop_.data == this) {
-        // Handles are marked initialised by their data pointer (set right after uv_poll_init).
-        for (uv_poll_t* h : {&poller_watch_, &timer_watch_, &wakeup_watch_})
-            if (h->data == this)
-                uv_close(reinterpret_cast<uv_handle_t*>(h), nullptr);
-        uv_run(&loop_, UV_RUN_NOWAIT);
+        uv_run(&loop_, UV_RUN_NOWAIT);  // the resolver's handles, closed above, finish closing
         uv_loop_close(&loop_);
     }
     fd_table::release_runtime_fd(poller_fd_);
@@ -837,54 +840,71 @@ void hub::hub_main(void* arg, void* transfer)
     for (;;) {
         h->run_ready_batch();
         if (!h->ready_head_) {
-            uv_run(&h->loop_, UV_RUN_ONCE);  // nothing to run: wait for an event
+            h->poll(true);  // nothing to run: wait for an event
             last_poll = now_ns();
             continue;
         }
-        // Fibers are still ready. Polling the loop between every batch costs ~300 ns
-        // (epoll_wait with no timeout), most of a spawn+join; polling at most every
-        // poll_interval still bounds how long I/O and timers wait behind busy fibers.
+        // Fibers are still ready. Polling between every batch costs ~300 ns (epoll_wait with
+        // no timeout), most of a spawn+join; polling at most every poll_interval still bounds
+        // how long I/O and timers wait behind busy fibers.
         std::uint64_t now = now_ns();
         if (now - last_poll >= poll_interval_ns) {
-            uv_run(&h->loop_, UV_RUN_NOWAIT);
+            h->poll(false);
             last_poll = now;
         }
     }
 }
 
-void hub::on_poller(uv_poll_t* handle, int, int)
+void hub::poll(bool block)
 {
-    auto* h = static_cast<hub*>(handle->data);
-    epoll_event events[poller_batch];
-    int n;
-    do {
-        n = epoll_wait(h->poller_fd_, events, poller_batch, 0);
-        for (int i = 0; i < n; ++i)
-            fd_table::dispatch(events[i].data.u64, events[i].events);
-    } while (n == poller_batch);
-}
-
-void hub::on_timer(uv_poll_t* handle, int, int)
-{
-    auto* h = static_cast<hub*>(handle->data);
-    h->timers_.run_expired(now_ns(), [](fiber* f) { try_wake(f, wake_reason::timed_out); });
-}
-
-void hub::on_wakeup(uv_poll_t* handle, int, int)
-{
-    auto* h = static_cast<hub*>(handle->data);
-    std::uint64_t count;
-    while (::read(h->wakeup_fd_, &count, sizeof count) > 0) {
+    int timeout = 0;
+    if (block) {
+        // libuv holds the resolver's handles only; with none it cannot end the wait (and would
+        // say 0: a loop with nothing to do). Its clock is brought up to date for its timers.
+        timeout = -1;
+        if (uv_loop_alive(&loop_)) {
+            uv_update_time(&loop_);
+            timeout = uv_backend_timeout(&loop_);
+        }
     }
-    h->wakeup_signalled_.store(false, std::memory_order_release);
+    epoll_event events[poller_batch];
+    bool libuv_ready = false;
+    int n = epoll_wait(poller_fd_, events, poller_batch, timeout);
+    for (;;) {
+        for (int i = 0; i < n; ++i) {
+            switch (events[i].data.u64) {
+            case token_timer:
+                timers_.run_expired(now_ns(), [](fiber* f) { try_wake(f, wake_reason::timed_out); });
+                break;
+            case token_wakeup: take_wakeups(); break;
+            case token_libuv: libuv_ready = true; break;
+            default: fd_table::dispatch(events[i].data.u64, events[i].events); break;
+            }
+        }
+        if (n < poller_batch)
+            break;
+        n = epoll_wait(poller_fd_, events, poller_batch, 0);
+    }
+    // libuv runs when its set has events or one of its timers is due (the wait ended at its
+    // timeout, or it has work pending).
+    if (libuv_ready || (uv_loop_alive(&loop_) && (uv_update_time(&loop_), uv_backend_timeout(&loop_) == 0)))
+        uv_run(&loop_, UV_RUN_NOWAIT);
+}
+
+void hub::take_wakeups()
+{
+    std::uint64_t count;
+    while (::read(wakeup_fd_, &count, sizeof count) > 0) {
+    }
+    wakeup_signalled_.store(false, std::memory_order_release);
     std::vector<fiber*> woken;
     {
-        spinlock_guard g(h->remote_lock_);
-        woken.swap(h->remote_ready_);
+        spinlock_guard g(remote_lock_);
+        woken.swap(remote_ready_);
     }
     for (fiber* f : woken)
-        h->make_ready(f);
-    h->handle_signals();
+        make_ready(f);
+    handle_signals();
 }
 
 }  // namespace green

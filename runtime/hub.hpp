@@ -1,14 +1,17 @@
-// A hub: one libuv loop per OS thread that runs fibers, on a context of its own.
+// A hub: one epoll set per OS thread that runs fibers, on a context of its own.
 //
-// The loop watches three fds of the hub's, all close-on-exec and moved out of the program's
-// range: an edge-triggered epoll set holding every fd a fiber waits on (one registration per fd
-// lifetime), a timerfd for nanosecond timers, and an eventfd through which other threads and
-// signal handlers wake the hub. Cross-thread wake-ups go through a queue plus that eventfd with
-// a coalescing flag, not uv_async_send, whose round trip costs ~59 µs in libuv 1.44.
+// The hub waits in its epoll set, close-on-exec and moved out of the program's range like all
+// its fds, which holds every fd a fiber waits on (edge-triggered, one registration per fd
+// lifetime), a timerfd for nanosecond timers, an eventfd through which other threads and signal
+// handlers wake the hub, and the epoll set of a libuv loop that holds the resolver's sockets and
+// timers (c-ares drives them through libuv). A park that ends for a program's fd costs one
+// epoll_wait; libuv runs only when its set or one of its timers is due. Cross-thread wake-ups go
+// through a queue plus that eventfd with a coalescing flag, not uv_async_send, whose round trip
+// costs ~59 µs in libuv 1.44.
 //
 // A fiber runs until it parks, then switches straight to the next ready fiber; the hub context
-// runs when none is ready (and blocks in the loop) or every few batches (and polls the loop
-// without blocking once 20 µs have passed, so I/O is never starved).
+// runs when none is ready (and blocks in its set) or every few batches (and polls it without
+// blocking once 20 µs have passed, so I/O is never starved).
 #pragma once
 
 #include "fiber.hpp"
@@ -189,14 +192,12 @@ private:
     // that a program's dup2 onto one moves it (fd_table::relocate_runtime_fd).
     void track_fd_slots(bool track);
 
-    static void on_poller(uv_poll_t* handle, int status, int events);
-    static void on_timer(uv_poll_t* handle, int status, int events);
-    static void on_wakeup(uv_poll_t* handle, int status, int events);
+    // Waits for events (`block`), or takes those ready now, and handles them: program fds,
+    // timers, wake-ups from other threads, libuv's loop.
+    void poll(bool block);
+    void take_wakeups();
 
     uv_loop_t loop_{};
-    uv_poll_t poller_watch_{};
-    uv_poll_t timer_watch_{};
-    uv_poll_t wakeup_watch_{};
     char* os_tp_ = nullptr;      // the thread pointer of the OS thread that runs the hub
     int os_tid_ = 0;
     int poller_fd_ = -1;
