@@ -32,7 +32,9 @@ namespace {
 // whose memory (dlsym's caches included) is their parent's.
 constexpr const char* handler_reachable[] = {
     "accept", "accept4", "bsd_signal", "clock_nanosleep", "close", "close_range", "connect",
-    "dup", "dup2", "dup3", "execv", "execve", "execveat", "execvp", "execvpe", "fexecve",
+    "creat", "creat64", "dup", "dup2", "dup3", "execv", "execve", "execveat", "execvp",
+    "execvpe", "fexecve", "open", "open64", "__open", "__open64", "__open_2", "__open64_2",
+    "openat", "openat64", "__openat_2", "__openat64_2",
     "epoll_create", "epoll_create1", "epoll_pwait", "epoll_pwait2",
     "epoll_wait", "eventfd", "fcntl", "fcntl64", "fork", "_Fork", "getsockopt", "ioctl",
     "longjmp", "_longjmp", "__longjmp_chk", "nanosleep", "pause", "pipe", "pipe2", "poll",

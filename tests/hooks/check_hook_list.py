@@ -27,6 +27,8 @@ FAMILIES = [
     r"|semtimedop|mq_(timed)?(receive|send))",
     r"(__)?(socket|socketpair|pipe|pipe2|close|close_range|closefrom|dup|dup2|dup3|fclose|pclose)(_nocancel)?",
     r"(__)?(fcntl|fcntl64|epoll_create|epoll_create1|eventfd|flock|lockf)",
+    # an open of a FIFO waits for its other end
+    r"(__)?(open|open64|openat|openat64|creat|creat64|fopen|fopen64)(_2|_nocancel)?",
     # threads: whatever takes a pthread_t, and every synchronisation object
     r"(__)?pthread_(create|join|tryjoin_np|timedjoin_np|clockjoin_np|detach|exit|self|cancel"
     r"|testcancel|setcancelstate|setcanceltype|once|key_create|key_delete|getspecific"
