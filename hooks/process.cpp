@@ -12,6 +12,11 @@
 #include "signals.hpp"
 
 #include <spawn.h>
+#if defined(__SANITIZE_ADDRESS__)
+// Exported by AddressSanitizer's runtime for its own vfork, not declared in its headers: clears
+// the poisoning of the calling thread's stack below `sp`.
+extern "C" void __asan_handle_vfork(void* sp);
+#endif
 #include <unistd.h>
 
 using namespace green;
@@ -56,8 +61,16 @@ extern "C" void green_vfork_enter()
     ++tls.vfork_depth;
 }
 
-extern "C" long green_vfork_leave(long result)
+// `caller_sp`: the stack pointer vfork's caller had, below which the child's frames lay.
+extern "C" long green_vfork_leave(long result, void* caller_sp)
 {
+#if defined(__SANITIZE_ADDRESS__)
+    // The child ran on this stack and left its frames' poisoning below the caller's frame, as
+    // the sanitizer's own vfork would have it cleared (this vfork replaces that one).
+    __asan_handle_vfork(caller_sp);
+#else
+    (void)caller_sp;
+#endif
     --tls.vfork_depth;
     hooks::end_own_mask();
     if (result < 0) {

@@ -10,7 +10,88 @@
 #include <cerrno>
 #include <pthread.h>
 
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#include <atomic>
+#include <cstdint>
+#include <dlfcn.h>
+#include <link.h>
+#include <sanitizer/common_interface_defs.h>
+#endif
+
 using namespace green;
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+namespace {
+
+// A sanitizer keeps its per-thread state (its thread record, dynamic TLS) under pthread keys
+// of its own, per OS thread: green threads are fibers to it (hub.cpp tells it of every
+// switch), so its keys keep glibc's per-OS-thread values and destructors, never a green
+// thread's. Its keys are told by who creates them: code of the sanitizer's runtime.
+struct code_range {
+    std::uintptr_t begin = 0, end = 0;
+};
+
+code_range sanitizer_code()
+{
+    static code_range range = [] {
+        code_range r;
+        Dl_info info{};
+        if (!dladdr(reinterpret_cast<void*>(&__sanitizer_print_stack_trace), &info))
+            return r;
+        struct search {
+            const void* base;
+            code_range* out;
+        } s{info.dli_fbase, &r};
+        dl_iterate_phdr(
+            [](dl_phdr_info* object, size_t, void* arg) {
+                auto* s = static_cast<search*>(arg);
+                for (int i = 0; i < object->dlpi_phnum; ++i) {
+                    const ElfW(Phdr)& ph = object->dlpi_phdr[i];
+                    if (ph.p_type != PT_LOAD || !(ph.p_flags & PF_X))
+                        continue;
+                    std::uintptr_t begin = object->dlpi_addr + ph.p_vaddr;
+                    std::uintptr_t end = begin + ph.p_memsz;
+                    auto at = reinterpret_cast<std::uintptr_t>(s->base);
+                    if (object->dlpi_addr == at || (begin <= at && at < end)) {
+                        *s->out = {begin, end};
+                        return 1;
+                    }
+                }
+                return 0;
+            },
+            &s);
+        return r;
+    }();
+    return range;
+}
+
+std::atomic<bool> os_thread_key[PTHREAD_KEYS_MAX];
+
+bool is_os_thread_key(pthread_key_t key)
+{
+    return key < PTHREAD_KEYS_MAX && os_thread_key[key].load(std::memory_order_acquire);
+}
+
+}  // namespace
+
+GREEN_HOOK int pthread_key_create(pthread_key_t* key, void (*destructor)(void*))
+{
+    auto caller = reinterpret_cast<std::uintptr_t>(__builtin_return_address(0));
+    int e = GREEN_REAL(pthread_key_create)(key, destructor);
+    if (e != 0)
+        return e;
+    code_range sanitizer = sanitizer_code();
+    bool sanitizers = sanitizer.begin <= caller && caller < sanitizer.end;
+    if (*key < PTHREAD_KEYS_MAX)
+        os_thread_key[*key].store(sanitizers, std::memory_order_release);
+    if (!sanitizers)
+        green_thread::key_created(*key, destructor);
+    return e;
+}
+#else
+namespace {
+constexpr bool is_os_thread_key(pthread_key_t) { return false; }
+}  // namespace
 
 GREEN_HOOK int pthread_key_create(pthread_key_t* key, void (*destructor)(void*))
 {
@@ -19,6 +100,7 @@ GREEN_HOOK int pthread_key_create(pthread_key_t* key, void (*destructor)(void*))
         green_thread::key_created(*key, destructor);
     return e;
 }
+#endif
 
 GREEN_HOOK int pthread_key_delete(pthread_key_t key)
 {
@@ -30,6 +112,8 @@ GREEN_HOOK int pthread_key_delete(pthread_key_t key)
 
 GREEN_HOOK void* pthread_getspecific(pthread_key_t key)
 {
+    if (is_os_thread_key(key))
+        return GREEN_REAL(pthread_getspecific)(key);
     if (green_thread* self = green_thread::current())
         return self->specific(key);
     return GREEN_REAL(pthread_getspecific)(key);
@@ -41,6 +125,8 @@ GREEN_HOOK void* pthread_getspecific(pthread_key_t key)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 GREEN_HOOK int pthread_setspecific(pthread_key_t key, const void* value)
 {
+    if (is_os_thread_key(key))
+        return GREEN_REAL(pthread_setspecific)(key, value);
     if (green_thread* self = green_thread::current())
         return self->set_specific(key, value);
     return GREEN_REAL(pthread_setspecific)(key, value);

@@ -38,6 +38,7 @@ __vfork:
     test    %rax, %rax
     jz      1f                       /* the child: return 0, hooks passing through */
     mov     %rax, %rdi
+    lea     8(%rsp), %rsi            /* the caller's stack pointer, above its return address */
     sub     $8, %rsp
     .cfi_adjust_cfa_offset 8
     call    green_vfork_leave        /* the parent: lower the depth, set errno */

@@ -234,6 +234,8 @@ def main():
                     help="stats lines the green run prints (forked children's included)")
     ap.add_argument("--needs-hook", action="append", default=[], metavar="NAME",
                     help="skip (exit 77) unless the library defines NAME")
+    ap.add_argument("--skip", metavar="REASON",
+                    help="skip (exit 77), saying REASON: this build cannot run the program green")
     ap.add_argument("command", nargs=argparse.REMAINDER)
     args = ap.parse_args()
     cmd = args.command
@@ -252,6 +254,9 @@ def main():
         print("FAIL: %s: library not found: %s" % (cmd[0], lib))
         return 1
     name = " ".join(cmd)
+    if args.skip:
+        print("skip: %s: %s" % (name, args.skip))
+        return 77
     if args.needs_hook:
         defined = subprocess.run(["nm", "-D", "--defined-only", lib], capture_output=True,
                                  text=True, check=True).stdout.split()
@@ -264,7 +269,10 @@ def main():
     native_env.pop("GREEN_STATS", None)
     green_env = dict(os.environ)
     old = green_env.get("LD_PRELOAD", "")
-    green_env["LD_PRELOAD"] = lib + (":" + old if old else "")
+    # A sanitizer build's runtime comes right after the library (SANITIZER_RUNTIME, set by
+    # meson; green-run does the same).
+    green_env["LD_PRELOAD"] = ":".join(
+        p for p in (lib, os.environ.get("SANITIZER_RUNTIME"), old) if p)
     green_env["GREEN_STATS"] = "1"
 
     mode = "open" if args.stdin_pipe else "eof"

@@ -321,7 +321,9 @@ static void *faulter(void *arg)
 {
     (void)arg;
     change(SIG_BLOCK, SIGSEGV);
-    volatile int *volatile nowhere = NULL;
+    /* An unmapped address that is not null: a sanitizer build's null check would report the
+     * store instead of letting it fault. */
+    volatile int *volatile nowhere = (volatile int *)16;
     *nowhere = 1;
     return NULL;
 }

@@ -63,7 +63,8 @@ def env_for(lib):
         env.pop(k, None)
     if lib:
         env.update(settings)
-        env["LD_PRELOAD"] = lib
+        # A sanitizer build's runtime comes right after the library (SANITIZER_RUNTIME).
+        env["LD_PRELOAD"] = ":".join(p for p in (lib, os.environ.get("SANITIZER_RUNTIME")) if p)
         env["GREEN_STATS"] = "1"
     return env
 

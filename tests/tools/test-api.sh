@@ -56,7 +56,7 @@ expect "under green-run --stats: active, counting, two green threads" "$green" "
 green_read_stats() = 0, counting 1, parked: yes, green threads >= 2: yes
 green_thread_id(): main nonzero, a thread nonzero, different: yes"
 
-green=$(LD_PRELOAD="$library" "$tmp/probe") || fail "the probe failed under the installed library"
+green=$(LD_PRELOAD="$library${SANITIZER_RUNTIME:+:$SANITIZER_RUNTIME}" "$tmp/probe") || fail "the probe failed under the installed library"
 expect "under the installed libgreen.so: active, not counting" "$green" "green_active() = 1
 green_read_stats() = 0, counting 0, parked: no, green threads >= 2: no
 green_thread_id(): main nonzero, a thread nonzero, different: yes"

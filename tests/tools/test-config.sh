@@ -6,6 +6,8 @@
 # usage: test-config.sh GREEN_RUN LIBGREEN
 green_run=$1
 lib=$(realpath "$2")
+# A sanitizer build's runtime comes right after the library (SANITIZER_RUNTIME, set by meson).
+lib=$lib${SANITIZER_RUNTIME:+:$SANITIZER_RUNTIME}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/test-config.XXXXXX") || exit 2
 trap 'rm -rf "$tmp"' EXIT
 failures=0

@@ -10,6 +10,9 @@ if [ $# -ne 2 ]; then
 fi
 green_run=$(readlink -f "$1")
 library=$(readlink -f "$2")
+# A sanitizer build's green-run puts the sanitizer's runtime right after the library
+# (SANITIZER_RUNTIME, from meson).
+then=${SANITIZER_RUNTIME:+:$SANITIZER_RUNTIME}
 cc=${CC:-cc}
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/test-green-run.XXXXXX") || exit 2
@@ -226,13 +229,13 @@ fi
 start "LD_PRELOAD starts with the library"
 run "$green_run" env
 expect_status 0
-expect_stdout_line "LD_PRELOAD=$library"
+expect_stdout_line "LD_PRELOAD=$library$then"
 pass
 
 start "nested green-run puts the library in LD_PRELOAD once"
 run "$green_run" "$green_run" env
 expect_status 0
-expect_stdout_line "LD_PRELOAD=$library"
+expect_stdout_line "LD_PRELOAD=$library$then"
 pass
 
 start "an existing LD_PRELOAD entry is kept after the library"
@@ -243,17 +246,17 @@ else
 fi
 run env LD_PRELOAD="$other" "$green_run" "$green_run" env
 expect_status 0
-expect_stdout_line "LD_PRELOAD=$library:$other"
+expect_stdout_line "LD_PRELOAD=$library$then:$other"
 pass
 
 start "a library already in LD_PRELOAD, under any spelling, is left where it is"
 ln -s "$library" "$tmp/link.so"
 run env LD_PRELOAD="$other:$library" "$green_run" env
 expect_status 0
-expect_stdout_line "LD_PRELOAD=$other:$library"
+expect_stdout_line "LD_PRELOAD=${SANITIZER_RUNTIME:+$library$then:}$other:$library"
 run env LD_PRELOAD="$tmp/link.so" "$green_run" env
 expect_status 0
-expect_stdout_line "LD_PRELOAD=$tmp/link.so"
+expect_stdout_line "LD_PRELOAD=${SANITIZER_RUNTIME:+$library$then:}$tmp/link.so"
 pass
 
 start "--stats sets GREEN_STATS=1"
@@ -272,7 +275,7 @@ pass
 start "'--' ends the options"
 run "$green_run" -- env
 expect_status 0
-expect_stdout_line "LD_PRELOAD=$library"
+expect_stdout_line "LD_PRELOAD=$library$then"
 run "$green_run" -- --stats
 expect_status 127
 pass
@@ -303,7 +306,7 @@ cp "$green_run" "$tmp/build/tools/green-run/green-run"
 cp "$library" "$tmp/build/preload/libgreen.so"
 run "$tmp/build/tools/green-run/green-run" env
 expect_status 0
-expect_stdout_line "LD_PRELOAD=$tmp/build/preload/libgreen.so"
+expect_stdout_line "LD_PRELOAD=$tmp/build/preload/libgreen.so$then"
 cp "$green_run" "$tmp/elsewhere/a/b/green-run"
 cp "$library" "$tmp/elsewhere/preload/libgreen.so"
 (cd "$tmp/elsewhere/preload" && "$tmp/elsewhere/a/b/green-run" env >"$tmp/out" 2>"$tmp/err")

@@ -206,7 +206,9 @@ class Suite:
             if key.startswith("GREEN_"):
                 del env[key]
         if green:
-            env["LD_PRELOAD"] = self.libgreen
+            # A sanitizer build's runtime comes right after the library (SANITIZER_RUNTIME).
+            env["LD_PRELOAD"] = ":".join(
+                p for p in (self.libgreen, os.environ.get("SANITIZER_RUNTIME")) if p)
         return env
 
     def pinned(self, cmd, cpu):

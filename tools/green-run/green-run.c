@@ -298,6 +298,24 @@ static bool preload_list_has(const char *list, const char *library)
     return found;
 }
 
+/* AddressSanitizer refuses to start unless its runtime is the first object mapped; libgreen.so
+ * comes first on purpose (green threads must reach it before the sanitizer's pthread_create,
+ * which would take each for an OS thread: to the sanitizer they are fibers, announced at every
+ * switch), so its check is turned off. */
+static void allow_sanitizer_order(void)
+{
+    const char *options = getenv("ASAN_OPTIONS");
+    char *value;
+
+    if (!strstr(GREEN_SANITIZER_RUNTIME, "asan") || (options && strstr(options, "verify_asan_link_order")))
+        return;
+    value = options && *options ? xasprintf("%s:verify_asan_link_order=0", options)
+                                : xasprintf("verify_asan_link_order=0");
+    if (setenv("ASAN_OPTIONS", value, 1) != 0)
+        die(EXIT_GREEN_RUN_FAILED, "cannot set ASAN_OPTIONS: %s", strerror(errno));
+    free(value);
+}
+
 static void preload_library(const char *library)
 {
     const char *current = getenv("LD_PRELOAD");
@@ -308,15 +326,25 @@ static void preload_library(const char *library)
             "the path of libgreen.so (%s) contains a space or colon, which LD_PRELOAD cannot "
             "hold; install or build libgreen under a path without them",
             library);
-    if (current && preload_list_has(current, library))
+    /* A sanitizer build of the library needs the sanitizer's runtime right after it, before
+     * libc, whose malloc it must replace (libgreen.so only names it as a dependency, which the
+     * loader would place after the program's). */
+    const char *runtime = GREEN_SANITIZER_RUNTIME;
+    bool have_library = current && preload_list_has(current, library);
+    bool need_runtime = runtime[0] && !(current && preload_list_has(current, runtime));
+    if (runtime[0])
+        allow_sanitizer_order();
+    if (have_library && !need_runtime)
         return;
+    char *first = need_runtime ? xasprintf("%s:%s", library, runtime) : xasprintf("%s", library);
     if (current && *current) {
-        char *list = xasprintf("%s:%s", library, current);
+        char *list = xasprintf("%s:%s", first, current);
         result = setenv("LD_PRELOAD", list, 1);
         free(list);
     } else {
-        result = setenv("LD_PRELOAD", library, 1);
+        result = setenv("LD_PRELOAD", first, 1);
     }
+    free(first);
     if (result != 0)
         die(EXIT_GREEN_RUN_FAILED, "cannot set LD_PRELOAD: %s", strerror(errno));
 }
