@@ -12,12 +12,13 @@
 #include "signals.hpp"
 
 #include <spawn.h>
+#include <unistd.h>
+
 #if defined(__SANITIZE_ADDRESS__)
 // Exported by AddressSanitizer's runtime for its own vfork, not declared in its headers: clears
 // the poisoning of the calling thread's stack below `sp`.
 extern "C" void __asan_handle_vfork(void* sp);
 #endif
-#include <unistd.h>
 
 using namespace green;
 

@@ -60,8 +60,9 @@ constexpr int chunk_count = max_tracked_fd / chunk_size;
 
 std::atomic<fd_slot*> chunks[chunk_count];
 std::atomic<std::uint32_t> flags_epoch{1};
-// Bumped when an fd arrives that may share an open file description with one the table takes
-// for exclusive (SCM_RIGHTS): from then on no earlier fd is.
+// Bumped when an fd appears that may share an open file description with one the table takes
+// for exclusive (received with SCM_RIGHTS, duplicated by a signal handler): from then on no
+// earlier fd is.
 std::atomic<std::uint32_t> exclusive_epoch{1};
 __thread adoption_recorder* recording;  // the calling thread's, while one lives
 
@@ -425,19 +426,21 @@ void note_flags_changed()
     flags_epoch.fetch_add(1, std::memory_order_acq_rel);
 }
 
+// Both halves take the slot with slot_for, so that a slot made in between (another thread's
+// lookup) cannot see a setter leave that it never saw arrive.
 void note_flags_changing(int fd)
 {
-    if (fd_slot* s = existing_slot(fd))
+    if (fd_slot* s = slot_for(fd))
         if (s->flag_setters.fetch_add(1, std::memory_order_acq_rel) > 0)
             s->setters_raced.store(true, std::memory_order_release);
 }
 
 void note_flags_set(int fd, bool ok, bool nonblocking)
 {
-    fd_slot* s = existing_slot(fd);
+    fd_slot* s = slot_for(fd);
     if (!s) {
         if (ok)
-            note_flags_changed();  // never looked at: some fd it was dup'd from may have been
+            note_flags_changed();  // untracked (or no memory): other fds may share its description
         return;
     }
     int saved = errno;

@@ -17,6 +17,9 @@
  *                                           in a process of one thread (per call)
  *   bench_threads sigmask-open ...          the same while another thread leaves SIGUSR1 open
  *                                           (green: the kernel's mask need not change)
+ *   bench_threads open ITERATIONS REPS      open() and close() of a regular file while another
+ *                                           thread waits (green: the open is looked at for a
+ *                                           FIFO, which could wait on that thread)
  *
  * Each repetition times ITERATIONS operations and gives a mean; prints the median and the
  * smallest of the REPS means:
@@ -323,6 +326,34 @@ static uint64_t run_sigmasks(long n, int other)
     return elapsed;
 }
 
+static uint64_t run_open(long n)
+{
+    int quiet[2];
+    pthread_t t;
+    if (pipe(quiet) != 0 || pthread_create(&t, NULL, wait_for_byte, &quiet[0]) != 0) {
+        perror("pipe/pthread_create");
+        exit(1);
+    }
+    uint64_t t0 = bench_now_ns();
+    for (long i = 0; i < n; ++i) {
+        int fd = open("/etc/passwd", O_RDONLY);
+        if (fd < 0) {
+            perror("open");
+            exit(1);
+        }
+        close(fd);
+    }
+    uint64_t elapsed = bench_now_ns() - t0;
+    if (write(quiet[1], "", 1) != 1) {
+        perror("write");
+        exit(1);
+    }
+    pthread_join(t, NULL);
+    close(quiet[0]);
+    close(quiet[1]);
+    return elapsed;
+}
+
 static uint64_t run_sigmask(long n) { return run_sigmasks(n, 0); }
 static uint64_t run_sigmask_open(long n) { return run_sigmasks(n, 1); }
 
@@ -333,7 +364,7 @@ int main(int argc, char** argv)
 {
     if (argc != 4) {
         fprintf(stderr, "usage: bench_threads create|condvar|pipe|mutex|mutex-semopen|futex|"
-                        "futex-shared|futex-shm|ready_read|eagain_read|sigmask|sigmask-open "
+                        "futex-shared|futex-shm|ready_read|eagain_read|sigmask|sigmask-open|open "
                         "ITERATIONS REPS\n");
         return 2;
     }
@@ -367,6 +398,8 @@ int main(int argc, char** argv)
         run = run_sigmask_open;
     else if (strcmp(argv[1], "eagain_read") == 0)
         run = run_eagain_read;
+    else if (strcmp(argv[1], "open") == 0)
+        run = run_open;
     else {
         fprintf(stderr, "unknown benchmark: %s\n", argv[1]);
         return 2;

@@ -292,6 +292,10 @@ class Suite:
              "pthread_sigmask, per call (one thread)"),
             ("sigmask-open", s["pingpong_iterations"] * 10,
              "pthread_sigmask, per call (another thread leaves the signal open)"),
+            # Green, a blocking-mode open is looked at (a stat) for a FIFO when other green
+            # threads share the hub.
+            ("open", s["pingpong_iterations"] * 2,
+             "open + close of a regular file, while another thread waits"),
         ]:
             r = {}
             for flavour in ("native", "green"):
